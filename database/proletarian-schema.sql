@@ -1,0 +1,55 @@
+-- Proletarian schema, version 1: schema "proletarian", tables "job" and "archived_job".
+--
+-- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
+-- migrations in src/migrations; edit those and run the command again.
+--
+-- How to use it:
+--   * Easiest: let Proletarian install and upgrade its tables itself, with
+--     `npx proletarian migrate` (DATABASE_URL) or `await migrate(pool)` at start-up.
+--   * If your schema changes go through a migration tool (Flyway, Liquibase,
+--     node-pg-migrate, Sqitch, ...), copy this file into a new migration of
+--     that tool. Run it once: it is a migration, not an idempotent script.
+--     For other names, print the SQL with
+--     `npx proletarian schema --schema <name> --job-table <name> --archived-job-table <name>`.
+--   * Keep the "job_migrations" table and its rows: the worker reads the
+--     installed version there at start, and `migrate()` upgrades from it.
+--   * For a least-privilege role for your app and workers, see database/roles.sql.
+
+CREATE SCHEMA IF NOT EXISTS "proletarian";
+
+CREATE TABLE IF NOT EXISTS "proletarian"."job_migrations" (
+  version    integer     PRIMARY KEY,
+  name       text        NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Migration 1: initial schema
+CREATE TABLE "proletarian"."job" (
+  job_id      uuid        PRIMARY KEY,
+  queue       text        NOT NULL,
+  job_type    text        NOT NULL,
+  payload     jsonb       NOT NULL,
+  attempts    integer     NOT NULL DEFAULT 0,
+  enqueued_at timestamptz NOT NULL DEFAULT now(),
+  process_at  timestamptz NOT NULL DEFAULT now(),
+  last_error  jsonb
+);
+
+-- Serves the claim: due jobs of one queue, oldest first; job ids are UUIDv7,
+-- so they break ties between jobs due at the same instant in enqueue order.
+CREATE INDEX "job_claim_idx" ON "proletarian"."job" (queue, process_at, job_id);
+
+CREATE TABLE "proletarian"."archived_job" (
+  job_id      uuid        PRIMARY KEY,
+  queue       text        NOT NULL,
+  job_type    text        NOT NULL,
+  payload     jsonb       NOT NULL,
+  attempts    integer     NOT NULL,
+  enqueued_at timestamptz NOT NULL,
+  process_at  timestamptz NOT NULL,
+  status      text        NOT NULL CHECK (status IN ('success', 'failure')),
+  finished_at timestamptz NOT NULL DEFAULT now(),
+  last_error  jsonb
+);
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (1, 'initial schema');

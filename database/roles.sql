@@ -1,0 +1,47 @@
+-- Proletarian: an optional least-privilege role for your app and its workers.
+--
+-- Creates the role "proletarian" (NOLOGIN) and grants it exactly what
+-- enqueue() and a worker need on the tables in schema "proletarian", and
+-- nothing else: it cannot create, alter, drop or truncate tables, and cannot
+-- delete or change finished jobs.
+--
+--   what                            needs                         granted
+--   enqueue / enqueueMany           INSERT on job                 SELECT, INSERT, UPDATE, DELETE on job
+--   worker: claim (FOR UPDATE)      SELECT, UPDATE on job
+--   worker: retry                   UPDATE on job
+--   worker: finish (archive)        DELETE on job,                SELECT, INSERT on archived_job
+--                                   INSERT on archived_job
+--   worker: start (version check)   SELECT on job_migrations      SELECT on job_migrations
+--
+-- Install and upgrade the tables (`npx proletarian migrate`, `migrate()`) as
+-- the schema's owner, not as this role: migrations create and alter tables.
+-- Cleaning up archived_job (retention) is also left to the owner.
+--
+-- Run it as a superuser or a role with CREATEROLE, after the tables exist:
+--   psql "$DATABASE_URL" -f database/roles.sql
+-- It is idempotent: running it again changes nothing.
+--
+-- The role cannot log in. Either let your existing login roles use it:
+--   GRANT proletarian TO my_app;
+-- or make it a login role of its own:
+--   ALTER ROLE proletarian WITH LOGIN PASSWORD 'a long random secret';
+--
+-- Other names: the schema appears only as "proletarian." before a table name
+-- and as "SCHEMA proletarian"; every other occurrence of proletarian outside
+-- these comments is the role. Replace those to adapt the script (with custom
+-- table names, also replace job, archived_job and job_migrations, which is
+-- named after the job table).
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'proletarian') THEN
+    CREATE ROLE proletarian NOLOGIN;
+  END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA proletarian TO proletarian;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job TO proletarian;
+GRANT SELECT, INSERT ON TABLE proletarian.archived_job TO proletarian;
+GRANT SELECT ON TABLE proletarian.job_migrations TO proletarian;

@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { migrate, schemaSql } from './migrate.js';
+import type { TableOptions } from './tables.js';
+
+const USAGE = `Usage: proletarian <command> [options]
+
+Commands:
+  migrate        Install or upgrade the schema in the database at DATABASE_URL
+                 (or --database-url). Safe to run from several processes at once.
+  schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
+
+Options:
+  --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
+  --schema <name>             Schema of the tables (default: proletarian)
+  --job-table <name>          Job table (default: job)
+  --archived-job-table <name> Archived-job table (default: archived_job)
+  -h, --help                  Show this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'database-url': { type: 'string' },
+      schema: { type: 'string' },
+      'job-table': { type: 'string' },
+      'archived-job-table': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  const tables: TableOptions = {
+    schema: values.schema,
+    jobTable: values['job-table'],
+    archivedJobTable: values['archived-job-table'],
+  };
+  switch (command) {
+    case 'schema':
+      process.stdout.write(schemaSql(tables));
+      return 0;
+    case 'migrate': {
+      const connectionString = values['database-url'] ?? process.env['DATABASE_URL'];
+      if (!connectionString) {
+        process.stderr.write('proletarian migrate: set DATABASE_URL or pass --database-url\n');
+        return 1;
+      }
+      const client = new pg.Client({ connectionString });
+      await client.connect();
+      try {
+        const result = await migrate(client, tables);
+        process.stdout.write(
+          result.applied.length === 0
+            ? `schema is up to date (version ${result.toVersion})\n`
+            : `migrated from version ${result.fromVersion} to ${result.toVersion} (applied ${result.applied.join(', ')})\n`,
+        );
+      } finally {
+        await client.end();
+      }
+      return 0;
+    }
+    default:
+      process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`proletarian: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

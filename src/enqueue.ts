@@ -1,0 +1,143 @@
+import { InvalidOptionError, ProletarianError, SchemaNotReadyError } from './errors.js';
+import { newJobId } from './job-id.js';
+import { serializePayload, validateName } from './payload.js';
+import { insertJob, insertJobs, type NewJob } from './sql/jobs.js';
+import { isUndefinedTableOrSchema } from './sql/migrations.js';
+import { resolveTables, type TableOptions, type Tables } from './tables.js';
+import type { JobType, PayloadOf, Queryable } from './types.js';
+
+/** Options of {@link enqueue}. */
+export interface EnqueueOptions extends TableOptions {
+  /** Queue to put the job on. @defaultValue `'default'` */
+  queue?: string;
+  /** Run no earlier than this instant. A time in the past means now. Wins over `processIn`. */
+  processAt?: Date;
+  /** Run no earlier than this many milliseconds from now. */
+  processIn?: number;
+}
+
+/** One job of {@link enqueueMany}. */
+export type JobSpec<T extends JobType = JobType> = T extends JobType
+  ? {
+      jobType: T;
+      payload: PayloadOf<T>;
+      /** @defaultValue `'default'` */
+      queue?: string;
+      processAt?: Date;
+      processIn?: number;
+    }
+  : never;
+
+const MAX_PROCESS_IN_MS = 100 * 365.25 * 24 * 3600 * 1000;
+
+/** The queue `enqueue` and `createWorker` use when none is named. */
+export const DEFAULT_QUEUE = 'default';
+
+/**
+ * Puts a job on a queue and returns its id.
+ *
+ * Runs exactly one `INSERT` on `db` and never begins or commits: pass the
+ * client of your own transaction and the job exists if and only if your
+ * transaction commits (the outbox pattern). With a `pg.Pool`, the job is
+ * committed at once.
+ */
+export async function enqueue<T extends JobType>(
+  db: Queryable,
+  jobType: T,
+  payload: PayloadOf<T>,
+  options: EnqueueOptions = {},
+): Promise<string> {
+  requireQueryable(db);
+  const tables = resolveTables(options);
+  const job = newJob(jobType, payload, options, '');
+  await runInsert(tables, () => insertJob(db, tables, job));
+  return job.jobId;
+}
+
+/**
+ * Puts many jobs on their queues in one statement and returns their ids in the
+ * order given. All or none are inserted; like {@link enqueue}, it runs inside
+ * the caller's transaction when given one.
+ */
+export async function enqueueMany(
+  db: Queryable,
+  jobs: readonly JobSpec[],
+  options: TableOptions = {},
+): Promise<string[]> {
+  requireQueryable(db);
+  const tables = resolveTables(options);
+  if (!Array.isArray(jobs)) {
+    throw new InvalidOptionError('enqueueMany expects an array of { jobType, payload, queue?, processAt?, processIn? }');
+  }
+  const newJobs = jobs.map((spec: JobSpec, index) => {
+    if (spec === null || typeof spec !== 'object') {
+      throw new InvalidOptionError(`jobs[${index}] must be an object { jobType, payload, ... }`);
+    }
+    return newJob(spec.jobType, spec.payload, spec, `jobs[${index}]: `);
+  });
+  if (newJobs.length === 0) return [];
+  await runInsert(tables, () => insertJobs(db, tables, newJobs));
+  return newJobs.map((job) => job.jobId);
+}
+
+function newJob(
+  jobType: unknown,
+  payload: unknown,
+  options: { queue?: string; processAt?: Date; processIn?: number },
+  where: string,
+): NewJob {
+  const at = (error: Error) => {
+    if (where) error.message = where + error.message;
+    return error;
+  };
+  try {
+    const processAt = options.processAt;
+    if (processAt !== undefined && !(processAt instanceof Date && !Number.isNaN(processAt.getTime()))) {
+      throw new InvalidOptionError(`processAt must be a valid Date; got ${String(processAt)}`);
+    }
+    const processIn = options.processIn;
+    if (processIn !== undefined && (typeof processIn !== 'number' || !Number.isFinite(processIn))) {
+      throw new InvalidOptionError(`processIn must be a finite number of milliseconds; got ${String(processIn)}`);
+    }
+    if (processIn !== undefined && processIn > MAX_PROCESS_IN_MS) {
+      throw new InvalidOptionError(`processIn must be at most 100 years (${MAX_PROCESS_IN_MS} ms); got ${processIn}`);
+    }
+    return {
+      jobId: newJobId(),
+      jobType: validateName('job type', jobType),
+      queue: validateName('queue', options.queue ?? DEFAULT_QUEUE),
+      payloadJson: serializePayload(payload),
+      // Any past time means "now"; clamping keeps ancient dates inside PostgreSQL's range.
+      processAt: processAt === undefined ? null : processAt.getTime() < 0 ? new Date(0) : processAt,
+      // Likewise a negative delay; it also keeps huge negative numbers inside interval's range.
+      processIn: processIn === undefined ? null : Math.max(processIn, 0),
+    };
+  } catch (error) {
+    throw at(error as Error);
+  }
+}
+
+function requireQueryable(db: unknown): asserts db is Queryable {
+  if (db === null || typeof db !== 'object' || typeof (db as Queryable).query !== 'function') {
+    throw new InvalidOptionError('the first argument must be a pg.Pool, pg.Client or pg.PoolClient');
+  }
+}
+
+async function runInsert(tables: Tables, insert: () => Promise<void>): Promise<void> {
+  try {
+    await insert();
+  } catch (error) {
+    if (isUndefinedTableOrSchema(error)) {
+      throw new SchemaNotReadyError(
+        `cannot enqueue: the table ${tables.job} does not exist; run \`await migrate(pool)\` or \`npx proletarian migrate\` first`,
+        { cause: error },
+      );
+    }
+    if (error instanceof Error && /not queryable|Connection terminated|Cannot use a pool after calling end/i.test(error.message)) {
+      throw new ProletarianError(`cannot enqueue: the database connection is closed (${error.message})`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}

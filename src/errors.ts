@@ -1,0 +1,69 @@
+/**
+ * Every error Proletarian throws on purpose is a {@link ProletarianError}, so an
+ * app can tell ours from the driver's with one `instanceof`.
+ */
+export class ProletarianError extends Error {
+  override name = 'ProletarianError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** An option passed to `enqueue`, `createWorker`, `migrate` or a retry helper is invalid. */
+export class InvalidOptionError extends ProletarianError {
+  override name = 'InvalidOptionError';
+}
+
+/** A job type or queue name is empty, not a string, or too long. */
+export class InvalidNameError extends ProletarianError {
+  override name = 'InvalidNameError';
+}
+
+/** A payload cannot be stored as JSON without losing data. */
+export class InvalidPayloadError extends ProletarianError {
+  override name = 'InvalidPayloadError';
+}
+
+/** The Proletarian tables are missing or older than this library expects. */
+export class SchemaNotReadyError extends ProletarianError {
+  override name = 'SchemaNotReadyError';
+}
+
+/** Installing or upgrading the schema failed; the whole upgrade was rolled back. */
+export class MigrationError extends ProletarianError {
+  override name = 'MigrationError';
+}
+
+/**
+ * A handler threw or rejected with something that is not an `Error`
+ * (a string, `undefined`, a plain object); the value is kept in `thrown`.
+ */
+export class NonErrorThrownError extends ProletarianError {
+  override name = 'NonErrorThrownError';
+  readonly thrown: unknown;
+  constructor(thrown: unknown) {
+    super(`handler threw a non-Error value: ${describeValue(thrown)}`);
+    this.thrown = thrown;
+  }
+}
+
+/** `ctx.db` was used after its job had finished; the connection belongs to someone else by then. */
+export class JobFinishedError extends ProletarianError {
+  override name = 'JobFinishedError';
+}
+
+/** Turns anything thrown into an `Error`, so the rest of the code deals with one shape. */
+export function toError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new NonErrorThrownError(thrown);
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json.length > 200 ? `${json.slice(0, 200)}…` : json;
+  } catch {
+    // fall through to String()
+  }
+  return String(value);
+}

@@ -1,0 +1,52 @@
+// The public surface of proletarian: everything an app imports comes from here.
+
+export { migrate, schemaSql, type MigrateResult } from './migrate.js';
+export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
+export { enqueue, enqueueMany, DEFAULT_QUEUE, type EnqueueOptions, type JobSpec } from './enqueue.js';
+export { createWorker, type Worker, type WorkerState, type StopOptions } from './worker/worker.js';
+export type {
+  WorkerOptions,
+  JobDefinition,
+  JobHandlers,
+  FailedJobHook,
+} from './worker/options.js';
+export {
+  exponentialBackoff,
+  retryDelayFor,
+  type RetryPolicy,
+  type RetryStrategy,
+  type RetryStrategyFunction,
+  type ExponentialBackoffOptions,
+} from './retry.js';
+export {
+  consoleLogger,
+  silentLogger,
+  LOG_EVENTS,
+  type Logger,
+  type LogFunction,
+  type LevelLogger,
+  type LogEvent,
+  type LogLevel,
+  type LogData,
+} from './log.js';
+export type { TableOptions } from './tables.js';
+export type {
+  JobPayloads,
+  JobType,
+  PayloadOf,
+  Queryable,
+  JobInfo,
+  JobContext,
+  JobDb,
+  JobHandler,
+} from './types.js';
+export {
+  ProletarianError,
+  InvalidOptionError,
+  InvalidNameError,
+  InvalidPayloadError,
+  SchemaNotReadyError,
+  MigrationError,
+  NonErrorThrownError,
+  JobFinishedError,
+} from './errors.js';

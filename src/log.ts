@@ -1,0 +1,114 @@
+/** Severity of a log event, in pino's and the console's vocabulary. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * Every event a worker logs, with its level. The names are stable: alert on
+ * them, count them, filter on them.
+ */
+export const LOG_EVENTS = {
+  /** A worker began polling its queue. */
+  'worker-started': 'info',
+  /** `stop()` was called; no new jobs are claimed. */
+  'worker-stopping': 'info',
+  /** Every loop has ended; `stop()` resolves next. */
+  'worker-stopped': 'info',
+  /** A job was claimed and its handler is about to run. */
+  'job-started': 'debug',
+  /** A handler logged a message through `ctx.log`. */
+  'job-log': 'info',
+  /** The handler returned; the job was archived as `success` in the same transaction. */
+  'job-succeeded': 'debug',
+  /** The handler failed and the retry strategy asked for another attempt. */
+  'job-retry-scheduled': 'warn',
+  /** The handler failed for the last time; the job was archived as `failure`. */
+  'job-failed': 'error',
+  /** `onFailedJob` threw; the job stays archived as failed. */
+  'failed-job-hook-error': 'error',
+  /** The retry strategy threw or returned something malformed; the job is treated as not retryable. */
+  'retry-strategy-error': 'error',
+  /** A job was rolled back because the worker is stopping; it stays queued, no attempt counted. */
+  'job-interrupted': 'warn',
+  /** `stop()`'s timeout ran out while the handler still ran; its connection was closed, the job stays queued. */
+  'job-abandoned': 'warn',
+  /** Claiming or completing jobs failed (database down, connection reset, pool exhausted); polling backs off and retries. */
+  'polling-error': 'error',
+  /** Polling works again after errors. */
+  'polling-recovered': 'info',
+  /** A pooled connection reported an error while the worker owned it or while idle. */
+  'connection-error': 'warn',
+  /** The schema is newer than this version of the library knows; usually a rolling deploy in progress. */
+  'schema-newer-than-library': 'warn',
+} as const satisfies Record<string, LogLevel>;
+
+/** Name of an event a worker logs; see {@link LOG_EVENTS} for each one's meaning and level. */
+export type LogEvent = keyof typeof LOG_EVENTS;
+
+/** Structured data of a log event. Context (worker, queue, job) is merged in. */
+export type LogData = Record<string, unknown>;
+
+/** A plain logging function: receives the event name, its level and its data. */
+export type LogFunction = (event: LogEvent, data: LogData & { level: LogLevel }) => void;
+
+/**
+ * The subset of a pino (or bunyan, or winston-with-objects) logger that
+ * Proletarian calls: `logger[level](data, event)`. A pino logger works as is.
+ */
+export interface LevelLogger {
+  debug(data: LogData, message: string): void;
+  info(data: LogData, message: string): void;
+  warn(data: LogData, message: string): void;
+  error(data: LogData, message: string): void;
+}
+
+/** What the `log` option accepts: a function, or a pino-style logger object. */
+export type Logger = LogFunction | LevelLogger;
+
+const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/**
+ * The default logger: one line per event on the console at `level` and above.
+ * @param options.level lowest level printed. @defaultValue `'info'`
+ */
+export function consoleLogger(options: { level?: LogLevel } = {}): LogFunction {
+  const threshold = LEVEL_ORDER[options.level ?? 'info'];
+  return (event, data) => {
+    if (LEVEL_ORDER[data.level] < threshold) return;
+    const { level, ...rest } = data;
+    const line = `[proletarian] ${level} ${event} ${safeJson(rest)}`;
+    if (level === 'error') console.error(line);
+    else if (level === 'warn') console.warn(line);
+    else console.log(line);
+  };
+}
+
+/** A logger that drops everything; handy in tests. */
+export const silentLogger: LogFunction = () => {};
+
+/** Internal: logs an event with context merged in, whichever shape of logger was given. */
+export type EmitLog = (event: LogEvent, data?: LogData) => void;
+
+export function createEmitter(logger: Logger, context: LogData): EmitLog {
+  return (event, data = {}) => {
+    const level = LOG_EVENTS[event];
+    const merged = { ...context, ...data };
+    try {
+      if (typeof logger === 'function') logger(event, { ...merged, level });
+      else logger[level](merged, event);
+    } catch {
+      // A broken logger must never take a job or the worker down with it.
+    }
+  };
+}
+
+/** Errors as plain data, since `JSON.stringify(new Error())` is `{}`. */
+export function errorData(error: Error): LogData {
+  return { error: { name: error.name, message: error.message, stack: error.stack } };
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,125 @@
+import type pg from 'pg';
+import { MigrationError, SchemaNotReadyError } from './errors.js';
+import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations/index.js';
+import {
+  currentSchemaVersion,
+  ensureMigrationsTable,
+  installedSchemaVersion,
+  isUndefinedTableOrSchema,
+  lockMigrations,
+  recordMigration,
+} from './sql/migrations.js';
+import { resolveTables, type TableOptions, type Tables } from './tables.js';
+import type { Queryable } from './types.js';
+
+/** What {@link migrate} found and did. */
+export interface MigrateResult {
+  /** Schema version before the call (0: nothing was installed). */
+  readonly fromVersion: number;
+  /** Schema version after the call. */
+  readonly toVersion: number;
+  /** Versions applied by this call, in order; empty when already up to date. */
+  readonly applied: readonly number[];
+}
+
+/**
+ * Installs or upgrades Proletarian's tables. Every pending migration runs in
+ * one transaction under an advisory lock, so several processes may call it at
+ * start-up at once: one upgrades, the others wait and then find nothing to do.
+ *
+ * @param db a `pg.Pool` (a connection is taken for the duration) or a
+ *   connected `pg.Client` that is not inside a transaction.
+ */
+export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {}): Promise<MigrateResult> {
+  const tables = resolveTables(options);
+  const pooled = isPool(db);
+  const client: pg.ClientBase = pooled ? await db.connect() : db;
+  let failed = false;
+  try {
+    // Up to date is the common case at start-up: answer it with one read, which
+    // also lets a role without CREATE privileges call migrate() harmlessly.
+    const installed = await installedSchemaVersion(client, tables);
+    if (installed >= LATEST_SCHEMA_VERSION) return { fromVersion: installed, toVersion: installed, applied: [] };
+    await client.query('BEGIN');
+    try {
+      await lockMigrations(client, tables);
+      await ensureMigrationsTable(client, tables);
+      const fromVersion = await currentSchemaVersion(client, tables);
+      const applied: number[] = [];
+      for (const migration of MIGRATIONS) {
+        if (migration.version <= fromVersion) continue;
+        try {
+          await client.query(migration.sql(tables));
+        } catch (error) {
+          throw new MigrationError(
+            `migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}; nothing was changed`,
+            { cause: error },
+          );
+        }
+        await recordMigration(client, tables, migration.version, migration.name);
+        applied.push(migration.version);
+      }
+      await client.query('COMMIT');
+      return { fromVersion, toVersion: Math.max(fromVersion, LATEST_SCHEMA_VERSION), applied };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  } catch (error) {
+    failed = true;
+    if (error instanceof MigrationError) throw error;
+    throw new MigrationError(`migrating ${tables.schema} failed: ${(error as Error).message}`, { cause: error });
+  } finally {
+    if (pooled) (client as pg.PoolClient).release(failed);
+  }
+}
+
+/**
+ * Checks that the schema is installed and recent enough for this library.
+ * Returns the installed version, which may be newer (a rolling deploy).
+ */
+export async function checkSchema(db: Queryable, tables: Tables): Promise<number> {
+  let version: number;
+  try {
+    version = await currentSchemaVersion(db, tables);
+  } catch (error) {
+    if (isUndefinedTableOrSchema(error)) {
+      throw new SchemaNotReadyError(
+        `Proletarian's tables are not installed in schema ${tables.schema}; ` +
+          'run `await migrate(pool)` or `npx proletarian migrate` first',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (version < LATEST_SCHEMA_VERSION) {
+    throw new SchemaNotReadyError(
+      `schema ${tables.schema} is at version ${version} but this version of proletarian needs ${LATEST_SCHEMA_VERSION}; ` +
+        'run `await migrate(pool)` or `npx proletarian migrate` to upgrade',
+    );
+  }
+  return version;
+}
+
+/** Every migration as SQL, for users who manage their schema with another tool. */
+export function schemaSql(options: TableOptions = {}): string {
+  const tables = resolveTables(options);
+  const header = `CREATE SCHEMA IF NOT EXISTS ${tables.schema};
+
+CREATE TABLE IF NOT EXISTS ${tables.migrations} (
+  version    integer     PRIMARY KEY,
+  name       text        NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);
+`;
+  const steps = MIGRATIONS.map(
+    (m) =>
+      `-- Migration ${m.version}: ${m.name}\n${m.sql(tables).trim()}\n\nINSERT INTO ${tables.migrations} (version, name) VALUES (${m.version}, '${m.name.replaceAll("'", "''")}');\n`,
+  );
+  return [header, ...steps].join('\n');
+}
+
+function isPool(db: pg.Pool | pg.Client): db is pg.Pool {
+  // pg.Pool and pg.Client both have connect(); only a pool counts its clients.
+  return 'totalCount' in db;
+}

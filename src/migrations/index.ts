@@ -1,0 +1,14 @@
+import type { Tables } from '../tables.js';
+import { initialSchema } from './001-initial-schema.js';
+
+/** One step of the schema's history. Never edit a released one: add the next. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: (tables: Tables) => string;
+}
+
+/** Every migration, in order; the last one's version is the schema version this library needs. */
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: initialSchema }];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,0 +1,132 @@
+import { InvalidOptionError } from './errors.js';
+import type { JobInfo } from './types.js';
+
+/**
+ * How often and how soon to retry a failed job, as in the original Proletarian:
+ * a job runs at most `retries + 1` times; after failed attempt `k` it waits
+ * `delays[k - 1]` milliseconds (counted from the failure), a shorter list
+ * repeats its last delay, and an empty list means "retry at once".
+ *
+ * @example `{ retries: 4, delays: [1000, 5000] }` waits 1 s, 5 s, 5 s, 5 s, then fails for good.
+ */
+export interface RetryPolicy {
+  retries: number;
+  delays?: readonly number[];
+}
+
+/**
+ * Decides, after a failed attempt, whether and when to retry. Either a fixed
+ * {@link RetryPolicy} or a function of the job and its error; a function that
+ * returns `null` or `undefined` means "do not retry".
+ */
+export type RetryStrategy = RetryPolicy | RetryStrategyFunction;
+
+/** A retry strategy computed per failure; `null` or `undefined` means "do not retry". */
+export type RetryStrategyFunction = (job: JobInfo, error: Error) => RetryPolicy | null | undefined;
+
+/** Options of {@link exponentialBackoff}. */
+export interface ExponentialBackoffOptions {
+  /** Retries after the first attempt. @defaultValue `5` */
+  retries?: number;
+  /** Delay before the first retry, in ms. @defaultValue `1000` */
+  initialDelay?: number;
+  /** Each delay is the previous one times this. @defaultValue `2` */
+  factor?: number;
+  /** No delay is longer than this, in ms. @defaultValue `3_600_000` (1 hour) */
+  maxDelay?: number;
+  /**
+   * Spread each delay randomly over ±this fraction, so jobs that failed
+   * together (an outage) do not all come back in the same instant.
+   * @defaultValue `0.1`
+   */
+  jitter?: number;
+}
+
+/**
+ * A retry strategy with delays growing exponentially:
+ * `initialDelay × factor^(attempt-1)`, capped at `maxDelay`, jittered.
+ * The default (5 retries: about 1 s, 2 s, 4 s, 8 s, 16 s) is also the worker's
+ * default strategy.
+ */
+export function exponentialBackoff(options: ExponentialBackoffOptions = {}): (job: JobInfo, error: Error) => RetryPolicy {
+  const retries = options.retries ?? 5;
+  const initialDelay = options.initialDelay ?? 1000;
+  const factor = options.factor ?? 2;
+  const maxDelay = options.maxDelay ?? 3_600_000;
+  const jitter = options.jitter ?? 0.1;
+  requireNonNegativeInteger('exponentialBackoff: retries', retries);
+  requireNonNegativeNumber('exponentialBackoff: initialDelay', initialDelay);
+  requireNonNegativeNumber('exponentialBackoff: maxDelay', maxDelay);
+  if (!Number.isFinite(factor) || factor < 1) {
+    throw new InvalidOptionError(`exponentialBackoff: factor must be a number ≥ 1; got ${String(factor)}`);
+  }
+  if (!Number.isFinite(jitter) || jitter < 0 || jitter > 1) {
+    throw new InvalidOptionError(`exponentialBackoff: jitter must be between 0 and 1; got ${String(jitter)}`);
+  }
+  return () => {
+    const delays: number[] = [];
+    for (let k = 0; k < retries; k++) {
+      const base = Math.min(initialDelay * factor ** k, maxDelay);
+      const spread = jitter === 0 ? 0 : base * jitter * (Math.random() * 2 - 1);
+      delays.push(Math.round(Math.min(Math.max(base + spread, 0), maxDelay)));
+    }
+    return { retries, delays };
+  };
+}
+
+/** The strategy used when neither the job type nor the worker names one. */
+export const defaultRetryStrategy: RetryStrategy = exponentialBackoff();
+
+/**
+ * Milliseconds to wait after failed attempt `attempt` (1-based) under
+ * `policy`, or `null` when the job has used up its retries.
+ */
+export function retryDelayFor(policy: RetryPolicy, attempt: number): number | null {
+  if (attempt > policy.retries) return null;
+  const delays = policy.delays ?? [];
+  if (delays.length === 0) return 0;
+  return delays[Math.min(attempt, delays.length) - 1] ?? 0;
+}
+
+/** Throws {@link InvalidOptionError} naming `where` unless `policy` is a well-formed {@link RetryPolicy}. */
+export function validateRetryPolicy(where: string, policy: unknown): RetryPolicy {
+  if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) {
+    throw new InvalidOptionError(`${where} must be { retries, delays? }; got ${describe(policy)}`);
+  }
+  const { retries, delays } = policy as { retries?: unknown; delays?: unknown };
+  requireNonNegativeInteger(`${where}.retries`, retries);
+  if (delays !== undefined) {
+    if (!Array.isArray(delays)) {
+      throw new InvalidOptionError(`${where}.delays must be an array of milliseconds; got ${describe(delays)}`);
+    }
+    delays.forEach((delay, index) => requireNonNegativeNumber(`${where}.delays[${index}]`, delay));
+  }
+  return policy as RetryPolicy;
+}
+
+/** Throws unless `strategy` is a function or a well-formed policy. */
+export function validateRetryStrategy(where: string, strategy: unknown): RetryStrategy {
+  if (typeof strategy === 'function') return strategy as RetryStrategy;
+  return validateRetryPolicy(where, strategy);
+}
+
+function requireNonNegativeInteger(where: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidOptionError(`${where} must be a whole number ≥ 0; got ${describe(value)}`);
+  }
+}
+
+function requireNonNegativeNumber(where: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(`${where} must be a number of milliseconds ≥ 0; got ${describe(value)}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

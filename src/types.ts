@@ -1,0 +1,80 @@
+import type pg from 'pg';
+import type { EmitLog, LogData, LogEvent } from './log.js';
+
+/**
+ * The map from job type to payload type. Empty by default, so any job type
+ * with any payload is accepted. Declare your job types once and `enqueue`,
+ * `enqueueMany` and the `handlers` of `createWorker` are checked by the
+ * compiler — unknown job types and wrong payloads become type errors:
+ *
+ * ```ts
+ * declare module 'proletarian' {
+ *   interface JobPayloads {
+ *     'confirmation-email': { email: string };
+ *     'reindex-user': { userId: number };
+ *   }
+ * }
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface JobPayloads {}
+
+type DeclaredJobType = keyof JobPayloads & string;
+
+/** A job type: any string until {@link JobPayloads} is declared, then one of its keys. */
+export type JobType = [DeclaredJobType] extends [never] ? string : DeclaredJobType;
+
+/** The payload type of job type `T`: from {@link JobPayloads} when declared, else `unknown`. */
+export type PayloadOf<T extends string> = T extends DeclaredJobType ? JobPayloads[T] : unknown;
+
+/**
+ * Anything that runs a query: a `pg.Pool`, a `pg.Client`, or a `pg.PoolClient`
+ * (inside your own transaction, for the outbox pattern).
+ */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+/** A job as the retry strategy and the failed-job hook see it. */
+export interface JobInfo<T extends string = string> {
+  /** The job's id, as returned by `enqueue`. */
+  readonly jobId: string;
+  readonly jobType: T;
+  readonly queue: string;
+  readonly payload: PayloadOf<T>;
+  /** Which run this is: 1 on the first, 2 on the first retry, and so on. */
+  readonly attempt: number;
+  readonly enqueuedAt: Date;
+  /** When the job became due for this attempt. */
+  readonly processAt: Date;
+}
+
+/**
+ * The job's own transaction, as handed to a handler. Everything run through
+ * `query` commits together with the job's removal from the queue — or, when
+ * the handler fails, is rolled back while the failed attempt is recorded.
+ * Do not run `BEGIN`, `COMMIT` or `ROLLBACK` through it.
+ */
+export interface JobDb {
+  query: pg.ClientBase['query'];
+}
+
+/** Everything a handler gets besides its payload. */
+export interface JobContext<T extends string = string> extends JobInfo<T> {
+  /** The job's transaction; see {@link JobDb}. */
+  readonly db: JobDb;
+  /** Aborted when the worker is stopping; long handlers should give up soon after. */
+  readonly signal: AbortSignal;
+  /** Logs through the worker's logger, with the job's context merged in. */
+  readonly log: (message: string, data?: LogData) => void;
+}
+
+/** A job handler: resolve to succeed, throw (or reject) to fail the attempt. */
+export type JobHandler<T extends string = string> = (
+  payload: PayloadOf<T>,
+  ctx: JobContext<T>,
+) => Promise<void> | void;
+

@@ -1,0 +1,62 @@
+import type pg from 'pg';
+import { JobFinishedError } from '../errors.js';
+import type { JobDb } from '../types.js';
+
+const SAVEPOINT = 'proletarian_handler';
+
+/**
+ * The handler's view of its job's transaction.
+ *
+ * A failed attempt must undo the handler's writes yet keep the job's lock to
+ * record the attempt, so the handler's work runs under a savepoint. The
+ * savepoint is created only when the handler first uses `db`: handlers that
+ * never touch the database pay no extra round trip.
+ */
+export class JobTransaction {
+  #client: pg.ClientBase;
+  #open = true;
+  #savepoint = false;
+
+  readonly db: JobDb;
+
+  constructor(client: pg.ClientBase) {
+    this.#client = client;
+    const query = (...args: unknown[]): unknown => {
+      if (!this.#open) {
+        return Promise.reject(
+          new JobFinishedError(
+            'ctx.db was used after its job finished; run all queries before the handler returns (await them)',
+          ),
+        );
+      }
+      if (!this.#savepoint) {
+        this.#savepoint = true;
+        // Queued on the connection ahead of the handler's own query; if it
+        // fails, that query fails with it and the attempt fails.
+        this.#client.query(`SAVEPOINT ${SAVEPOINT}`).catch(() => {});
+      }
+      return (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
+    };
+    this.db = { query: query as JobDb['query'] };
+  }
+
+  /** Whether the handler wrote (or read) anything through `db`. */
+  get used(): boolean {
+    return this.#savepoint;
+  }
+
+  /** Ends the handler's access; later queries through `db` throw {@link JobFinishedError}. */
+  close(): void {
+    this.#open = false;
+  }
+
+  /** Keeps the handler's work; throws if its part of the transaction failed. */
+  async keepHandlerWork(): Promise<void> {
+    if (this.#savepoint) await this.#client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+  }
+
+  /** Undoes everything the handler did through `db`, keeping the job's lock. */
+  async rollbackHandlerWork(): Promise<void> {
+    if (this.#savepoint) await this.#client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+  }
+}

@@ -1,0 +1,218 @@
+import { InvalidOptionError } from '../errors.js';
+import { consoleLogger, type Logger } from '../log.js';
+import { validateName } from '../payload.js';
+import { defaultRetryStrategy, validateRetryStrategy, type RetryStrategy } from '../retry.js';
+import { resolveTables, type TableOptions, type Tables } from '../tables.js';
+import type { JobContext, JobHandler, JobInfo, JobType } from '../types.js';
+import { DEFAULT_QUEUE } from '../enqueue.js';
+
+/** A job type's handler with settings of its own. */
+export interface JobDefinition<T extends string = string> {
+  handler: JobHandler<T>;
+  /** Overrides the worker's `retryStrategy` for this job type. */
+  retryStrategy?: RetryStrategy;
+}
+
+/** The `handlers` map: a handler function or a {@link JobDefinition} per job type. */
+export type JobHandlers = {
+  [T in JobType]?: JobHandler<T> | JobDefinition<T>;
+};
+
+/** Called once a job has failed for the last time, inside its transaction, just before commit. */
+export type FailedJobHook = (job: JobInfo, error: Error, ctx: JobContext) => Promise<void> | void;
+
+/** Options of {@link createWorker}. */
+export interface WorkerOptions extends TableOptions {
+  /** Queue this worker serves. @defaultValue `'default'` */
+  queue?: string;
+  /**
+   * Jobs run in parallel: one loop each, each holding one pool connection
+   * while it works. Give the pool at least `concurrency + 1` connections.
+   * @defaultValue `1`
+   */
+  concurrency?: number;
+  /** Handlers by job type. The worker claims only these types (plus any, with `fallbackHandler`). */
+  handlers: JobHandlers;
+  /**
+   * Runs jobs whose type has no entry in `handlers`. Without it, such jobs are
+   * left for a worker that knows them.
+   */
+  fallbackHandler?: JobHandler<string>;
+  /**
+   * How long an idle loop waits before looking for due jobs again, in ms. A
+   * loop that finds a job runs the next one at once; it waits only when the
+   * queue is empty. Each wait is jittered by ±10% so loops do not poll in lockstep.
+   * @defaultValue `250`
+   */
+  pollInterval?: number;
+  /** Retries for every job type that names none of its own. @defaultValue {@link exponentialBackoff}`()`: 5 retries, 1 s doubling */
+  retryStrategy?: RetryStrategy;
+  /** Called after a job's final failure; if it throws, the job is still archived as failed and the error logged. */
+  onFailedJob?: FailedJobHook;
+  /** Called with each error met while polling, besides logging it; the worker keeps polling with backoff. */
+  onPollingError?: (error: Error) => void;
+  /** Where events go: a `log(event, data)` function or a pino-style logger. @defaultValue {@link consoleLogger}`()` */
+  log?: Logger;
+  /** How long `stop()` waits for running jobs before rolling them back, in ms. @defaultValue `10_000` */
+  shutdownTimeout?: number;
+  /**
+   * Stop gracefully on SIGTERM and SIGINT, then let the signal take its usual
+   * course (the process exits). @defaultValue `false`
+   */
+  handleSignals?: boolean;
+  /** Name in logs, to tell workers apart. @defaultValue a random id */
+  workerId?: string;
+}
+
+/** A handler with everything it needs, after validation. */
+export interface ResolvedHandler {
+  handler: JobHandler<string>;
+  retryStrategy: RetryStrategy;
+}
+
+export interface ResolvedWorkerOptions {
+  queue: string;
+  concurrency: number;
+  handlers: ReadonlyMap<string, ResolvedHandler>;
+  fallback: ResolvedHandler | null;
+  pollInterval: number;
+  onFailedJob: FailedJobHook | null;
+  onPollingError: ((error: Error) => void) | null;
+  log: Logger;
+  shutdownTimeout: number;
+  handleSignals: boolean;
+  workerId: string;
+  tables: Tables;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'queue',
+  'concurrency',
+  'handlers',
+  'fallbackHandler',
+  'pollInterval',
+  'retryStrategy',
+  'onFailedJob',
+  'onPollingError',
+  'log',
+  'shutdownTimeout',
+  'handleSignals',
+  'workerId',
+  'schema',
+  'jobTable',
+  'archivedJobTable',
+]);
+
+/** Validates every option once, at construction, with errors that name the option. */
+export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('createWorker needs options: { handlers: { jobType: handler, ... }, ... }');
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new InvalidOptionError(`unknown worker option "${key}"; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
+    }
+  }
+  const defaultStrategy =
+    options.retryStrategy === undefined
+      ? defaultRetryStrategy
+      : validateRetryStrategy('retryStrategy', options.retryStrategy);
+
+  const handlers = new Map<string, ResolvedHandler>();
+  if (options.handlers === null || typeof options.handlers !== 'object' || Array.isArray(options.handlers)) {
+    throw new InvalidOptionError('handlers must be an object mapping job types to handler functions');
+  }
+  for (const [jobType, entry] of Object.entries(options.handlers as Record<string, unknown>)) {
+    if (entry === undefined) continue;
+    validateName('job type', jobType);
+    handlers.set(jobType, resolveHandler(`handlers[${JSON.stringify(jobType)}]`, entry, defaultStrategy));
+  }
+  const fallback =
+    options.fallbackHandler === undefined
+      ? null
+      : resolveHandler('fallbackHandler', options.fallbackHandler, defaultStrategy);
+  if (handlers.size === 0 && !fallback) {
+    throw new InvalidOptionError('a worker needs at least one entry in handlers (or a fallbackHandler)');
+  }
+
+  return {
+    queue: validateName('queue', options.queue ?? DEFAULT_QUEUE),
+    concurrency: positiveInteger('concurrency', options.concurrency ?? 1),
+    handlers,
+    fallback,
+    pollInterval: positiveNumber('pollInterval', options.pollInterval ?? 250),
+    onFailedJob: optionalFunction('onFailedJob', options.onFailedJob),
+    onPollingError: optionalFunction('onPollingError', options.onPollingError),
+    log: resolveLogger(options.log),
+    shutdownTimeout: nonNegativeNumber('shutdownTimeout', options.shutdownTimeout ?? 10_000),
+    handleSignals: Boolean(options.handleSignals),
+    workerId:
+      options.workerId === undefined ? `worker-${Math.random().toString(36).slice(2, 10)}` : options.workerId,
+    tables: resolveTables(options),
+  };
+}
+
+function resolveHandler(where: string, entry: unknown, defaultStrategy: RetryStrategy): ResolvedHandler {
+  if (typeof entry === 'function') {
+    return { handler: entry as JobHandler<string>, retryStrategy: defaultStrategy };
+  }
+  if (entry !== null && typeof entry === 'object' && typeof (entry as JobDefinition).handler === 'function') {
+    const definition = entry as JobDefinition;
+    for (const key of Object.keys(definition)) {
+      if (key !== 'handler' && key !== 'retryStrategy') {
+        throw new InvalidOptionError(`${where}: unknown option "${key}"; known options: handler, retryStrategy`);
+      }
+    }
+    return {
+      handler: definition.handler as JobHandler<string>,
+      retryStrategy:
+        definition.retryStrategy === undefined
+          ? defaultStrategy
+          : validateRetryStrategy(`${where}.retryStrategy`, definition.retryStrategy),
+    };
+  }
+  throw new InvalidOptionError(`${where} must be a function or { handler, retryStrategy? }`);
+}
+
+function resolveLogger(log: unknown): Logger {
+  if (log === undefined) return consoleLogger();
+  if (typeof log === 'function') return log as Logger;
+  if (
+    log !== null &&
+    typeof log === 'object' &&
+    ['debug', 'info', 'warn', 'error'].every((level) => typeof (log as Record<string, unknown>)[level] === 'function')
+  ) {
+    return log as Logger;
+  }
+  throw new InvalidOptionError('log must be a function (event, data) or a logger with debug/info/warn/error methods');
+}
+
+function positiveInteger(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(`${option} must be a whole number ≥ 1; got ${String(value)}`);
+  }
+  return value;
+}
+
+function positiveNumber(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(`${option} must be a number of milliseconds > 0; got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeNumber(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(`${option} must be a number of milliseconds ≥ 0; got ${String(value)}`);
+  }
+  return value;
+}
+
+function optionalFunction<F>(option: string, value: F | undefined): F | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'function') {
+    throw new InvalidOptionError(`${option} must be a function; got ${typeof value}`);
+  }
+  return value;
+}
+

@@ -1,0 +1,198 @@
+import type pg from 'pg';
+import { InvalidOptionError, SchemaNotReadyError, toError } from '../errors.js';
+import { createEmitter, errorData, type EmitLog } from '../log.js';
+import { checkSchema } from '../migrate.js';
+import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
+import { claimStatement } from '../sql/jobs.js';
+import { IdleWaiters } from './idle.js';
+import { runLoop } from './loop.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import type { WorkerRuntime } from './run-job.js';
+
+/** Options of {@link Worker.stop}. */
+export interface StopOptions {
+  /** Overrides the worker's `shutdownTimeout` for this call, in ms. */
+  timeout?: number;
+}
+
+/** Where a worker is in its life. */
+export type WorkerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** A queue worker; see {@link createWorker}. */
+export interface Worker {
+  /** The `workerId` option, or a random one. */
+  readonly id: string;
+  readonly queue: string;
+  readonly state: WorkerState;
+  /**
+   * Checks the schema and starts the loops. Rejects with
+   * {@link SchemaNotReadyError} when `migrate` has not run. Calling it while
+   * running does nothing; after `stop()` it starts the worker again.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops claiming, aborts `ctx.signal` of running jobs, waits for them up to
+   * the timeout, then rolls back those still running (they stay queued, no
+   * attempt counted) and resolves. Calling it again returns the same promise.
+   */
+  stop(options?: StopOptions): Promise<void>;
+}
+
+// Time given to loops to unwind after their jobs were abandoned.
+const ABANDON_GRACE_MS = 2_000;
+
+/**
+ * Creates a worker that serves one queue with `concurrency` parallel loops.
+ * Each job runs in its own transaction on a connection from `pool`; see
+ * {@link WorkerOptions} for every setting. Nothing happens until `start()`.
+ */
+export function createWorker(pool: pg.Pool, options: WorkerOptions): Worker {
+  if (pool === null || typeof pool !== 'object' || typeof (pool as pg.Pool).connect !== 'function') {
+    throw new InvalidOptionError('createWorker needs a pg.Pool as its first argument');
+  }
+  const resolved = resolveWorkerOptions(options);
+  return new QueueWorker(pool, resolved);
+}
+
+class QueueWorker implements Worker {
+  readonly id: string;
+  readonly queue: string;
+  #state: WorkerState = 'idle';
+  #pool: pg.Pool;
+  #options: ResolvedWorkerOptions;
+  #emit: EmitLog;
+  #starting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+  #shutdown = new AbortController();
+  #abandon: (waitedMs: number) => void = () => {};
+  #idle = new IdleWaiters();
+  #loops: Promise<void>[] = [];
+  #removeListeners: () => void = () => {};
+
+  constructor(pool: pg.Pool, options: ResolvedWorkerOptions) {
+    this.#pool = pool;
+    this.#options = options;
+    this.id = options.workerId;
+    this.queue = options.queue;
+    this.#emit = createEmitter(options.log, { workerId: options.workerId, queue: options.queue });
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  start(): Promise<void> {
+    if (this.#state === 'starting' || this.#state === 'running') return this.#starting ?? Promise.resolve();
+    if (this.#state === 'stopping') {
+      // Start again once the stop in progress has finished.
+      return (this.#stopping ?? Promise.resolve()).then(() => this.start());
+    }
+    this.#state = 'starting';
+    this.#stopping = null;
+    this.#starting = this.#start().catch((error: unknown) => {
+      this.#state = 'idle';
+      this.#starting = null;
+      throw error;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const options = this.#options;
+    try {
+      const version = await checkSchema(this.#pool, options.tables);
+      if (version > LATEST_SCHEMA_VERSION) {
+        this.#emit('schema-newer-than-library', { schemaVersion: version, libraryVersion: LATEST_SCHEMA_VERSION });
+      }
+    } catch (error) {
+      if (error instanceof SchemaNotReadyError) throw error;
+      // The database may simply not be up yet: the loops keep trying.
+      this.#emit('polling-error', { during: 'start', ...errorData(toError(error)) });
+    }
+    this.#shutdown = new AbortController();
+    const abandoned = new Promise<number>((resolve) => (this.#abandon = resolve));
+    const jobTypes = options.fallback ? null : [...options.handlers.keys()];
+    const runtime: WorkerRuntime = {
+      pool: this.#pool,
+      options,
+      claimSql: claimStatement(options.tables, jobTypes !== null),
+      jobTypes,
+      emit: this.#emit,
+      shutdown: this.#shutdown.signal,
+      abandoned,
+    };
+    // stop() was called while the schema was being checked: spawn nothing.
+    if (this.#state !== 'starting') return;
+    this.#removeListeners = this.#addListeners();
+    this.#state = 'running';
+    this.#emit('worker-started', {
+      concurrency: options.concurrency,
+      pollIntervalMs: options.pollInterval,
+      jobTypes: jobTypes ?? 'all',
+    });
+    this.#loops = Array.from({ length: options.concurrency }, (_, slot) => runLoop(runtime, this.#idle, slot));
+  }
+
+  stop(stopOptions: StopOptions = {}): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    if (this.#state === 'idle' || this.#state === 'stopped') return Promise.resolve();
+    const timeout = stopOptions.timeout ?? this.#options.shutdownTimeout;
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
+      return Promise.reject(new InvalidOptionError(`stop: timeout must be a number of ms ≥ 0; got ${String(timeout)}`));
+    }
+    this.#state = 'stopping';
+    this.#stopping = this.#stop(timeout);
+    return this.#stopping;
+  }
+
+  async #stop(timeout: number): Promise<void> {
+    // A stop() during start() lets start() finish first; it then spawns no loops.
+    await this.#starting?.catch(() => {});
+    this.#emit('worker-stopping', { timeoutMs: timeout });
+    this.#shutdown.abort();
+    this.#idle.wakeAll();
+    const loopsDone = Promise.all(this.#loops);
+    let finished = await settlesWithin(loopsDone, timeout);
+    if (!finished) {
+      this.#abandon(timeout);
+      finished = await settlesWithin(loopsDone, ABANDON_GRACE_MS);
+    }
+    this.#removeListeners();
+    this.#loops = [];
+    this.#starting = null;
+    this.#state = 'stopped';
+    this.#emit('worker-stopped', finished ? {} : { note: 'some loops were still waiting for a connection' });
+  }
+
+  #addListeners(): () => void {
+    // An idle pooled connection that dies emits 'error' on the pool; with no
+    // listener that crashes the process. The pool drops the connection itself.
+    const onPoolError = (error: Error) => this.#emit('connection-error', { idle: true, ...errorData(error) });
+    this.#pool.on('error', onPoolError);
+    const signals: NodeJS.Signals[] = this.#options.handleSignals ? ['SIGTERM', 'SIGINT'] : [];
+    const onSignal = (signal: NodeJS.Signals) => {
+      void this.stop().finally(() => {
+        // Our listener kept the signal from ending the process; now that the
+        // jobs are safe, let it take its usual course.
+        process.off(signal, onSignal);
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      });
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    return () => {
+      this.#pool.off('error', onPoolError);
+      for (const signal of signals) process.off(signal, onSignal);
+    };
+  }
+}
+
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+

@@ -1,0 +1,61 @@
+// Compiled, never run: checks that declaring JobPayloads makes the compiler
+// check job types and payloads everywhere. Each @ts-expect-error must fail to
+// compile, or tsc reports the directive as unused.
+import type pg from 'pg';
+import { createWorker, enqueue, enqueueMany } from 'proletarian';
+
+declare module 'proletarian' {
+  interface JobPayloads {
+    'confirmation-email': { email: string };
+    'reindex-user': { userId: number };
+  }
+}
+
+declare const pool: pg.Pool;
+declare const client: pg.PoolClient;
+
+export async function checks(): Promise<void> {
+  await enqueue(client, 'confirmation-email', { email: 'a@example.com' });
+  await enqueue(pool, 'reindex-user', { userId: 1 }, { queue: 'search', processIn: 1000 });
+  
+  // @ts-expect-error unknown job type
+  await enqueue(pool, 'confirmation-emial', { email: 'a@example.com' });
+  // @ts-expect-error wrong payload shape
+  await enqueue(pool, 'reindex-user', { userId: '1' });
+  // @ts-expect-error missing payload field
+  await enqueue(pool, 'confirmation-email', {});
+
+  await enqueueMany(pool, [
+    { jobType: 'confirmation-email', payload: { email: 'b@example.com' } },
+    { jobType: 'reindex-user', payload: { userId: 2 }, queue: 'search' },
+  ]);
+  await enqueueMany(pool, [
+    // @ts-expect-error payload of another job type
+    { jobType: 'reindex-user', payload: { email: 'c@example.com' } },
+  ]);
+
+  createWorker(pool, {
+    handlers: {
+      'confirmation-email': async (payload, ctx) => {
+        const email: string = payload.email;
+        await ctx.db.query('SELECT $1::text', [email]);
+        // @ts-expect-error no such field
+        void payload.userId;
+      },
+      'reindex-user': {
+        handler: (payload) => {
+          const id: number = payload.userId;
+          void id;
+        },
+        retryStrategy: { retries: 3, delays: [1000] },
+      },
+    },
+  });
+
+  createWorker(pool, {
+    handlers: {
+      // @ts-expect-error handler for an undeclared job type
+      'no-such-job': () => {},
+    },
+  });
+}

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createWorker, enqueue, silentLogger } from 'proletarian';
+import {
+  addEffectsTable,
+  createTestDatabase, databaseUrl, deferred, recordingLogger, waitFor, type TestDatabase } from './helpers/database.js';
+import { startChildWorker } from './helpers/processes.js';
+import { startProxy } from './helpers/proxy.js';
+
+describe('worker: crashes and connection faults', () => {
+  let db: TestDatabase;
+  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
+  before(async () => {
+    db = await createTestDatabase();
+    effects = await addEffectsTable(db);
+  });
+  after(() => db.close());
+
+  const newQueue = () => `q-${Math.random().toString(36).slice(2)}`;
+  const archivedStatus = async (jobId: string) =>
+    (await db.rows<{ status: string }>(`SELECT status FROM "${db.schema}".archived_job WHERE job_id = $1`, [jobId]))[0]
+      ?.status;
+
+  it("gives a killed worker's job to another worker at once, with none of its writes", async () => {
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'work', {}, { ...db.tables, queue });
+    const child = startChildWorker({ SCHEMA: db.schema, QUEUE: queue, JOB_MS: -1 });
+    await child.waitForLine(/^started /);
+    child.child.kill('SIGKILL');
+    await child.exited;
+    const killedAt = Date.now();
+
+    const attempts: number[] = [];
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      pollInterval: 20,
+      handlers: {
+        work: async (_payload, ctx) => {
+          attempts.push(ctx.attempt);
+          await ctx.db.query(`INSERT INTO "${db.schema}".effects VALUES ($1, 'survivor')`, [ctx.jobId]);
+        },
+      },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await archivedStatus(jobId)) === 'success', { what: 'the job to be taken over' });
+    } finally {
+      await worker.stop();
+    }
+    const recoveredIn = Date.now() - killedAt;
+    assert.ok(recoveredIn < 2_000, `taken over after ${recoveredIn} ms`);
+    assert.deepEqual(attempts, [1], 'the crashed run counted no attempt');
+    assert.deepEqual(await effects(jobId), [{ note: 'survivor' }], "the dead worker's write never committed");
+  });
+
+  it('survives its connection being terminated mid-job: the job runs again and commits once', async () => {
+    const queue = newQueue();
+    const log = recordingLogger();
+    const jobId = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
+    const firstRun = deferred<number>();
+    let runs = 0;
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log,
+      pollInterval: 20,
+      handlers: {
+        job: async (_payload, ctx) => {
+          runs++;
+          const { rows } = await ctx.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          await ctx.db.query(`INSERT INTO "${db.schema}".effects VALUES ($1, $2)`, [ctx.jobId, `run ${runs}`]);
+          if (runs === 1) {
+            firstRun.resolve(rows[0]!.pid);
+            await ctx.db.query('SELECT pg_sleep(30)'); // fails when the connection is cut
+          }
+        },
+      },
+    });
+    await worker.start();
+    try {
+      const pid = await firstRun.promise;
+      await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      await waitFor(async () => (await archivedStatus(jobId)) === 'success', { what: 'the job to be retried' });
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(runs, 2);
+    assert.deepEqual(await effects(jobId), [{ note: 'run 2' }]);
+    assert.ok(log.names().includes('polling-error'), 'the lost connection was reported');
+  });
+
+  it('keeps polling through a database outage, backing off, and resumes by itself', async () => {
+    const url = new URL(databaseUrl());
+    const proxy = await startProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 3, connectionTimeoutMillis: 2_000 });
+    const queue = newQueue();
+    const log = recordingLogger();
+    const pollingErrors: Error[] = [];
+    const processed: string[] = [];
+    const worker = createWorker(pool, {
+      ...db.tables,
+      queue,
+      log,
+      pollInterval: 20,
+      concurrency: 2,
+      onPollingError: (error) => void pollingErrors.push(error),
+      handlers: { job: (_payload, ctx) => void processed.push(ctx.jobId) },
+    });
+    try {
+      await worker.start();
+      const first = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
+      await waitFor(() => processed.includes(first), { what: 'the first job' });
+
+      proxy.down();
+      const during = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
+      await waitFor(() => pollingErrors.length >= 4, { what: 'polling errors during the outage' });
+      assert.ok(!processed.includes(during));
+      const errorEvents = log.events.filter((e) => e.event === 'polling-error');
+      const delays = errorEvents.map((e) => e.data['retryInMs'] as number);
+      assert.ok(delays.some((d) => d > 20), `backoff grows: ${JSON.stringify(delays)}`);
+
+      proxy.up();
+      const upAt = Date.now();
+      await waitFor(() => processed.includes(during), { timeoutMs: 10_000, what: 'processing to resume' });
+      const resumedIn = Date.now() - upAt;
+      assert.ok(resumedIn < 6_000, `resumed ${resumedIn} ms after the database came back`);
+      await waitFor(() => log.names().includes('polling-recovered'), { what: 'the polling-recovered event' });
+    } finally {
+      await worker.stop();
+      await pool.end();
+      await proxy.close();
+    }
+  });
+});
