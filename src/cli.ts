@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate, schemaSql } from './migrate.js';
+import { queueStats } from './stats.js';
 import type { TableOptions } from './tables.js';
 
 const USAGE = `Usage: proletarian <command> [options]
@@ -10,6 +11,7 @@ Commands:
   migrate        Install or upgrade the schema in the database at DATABASE_URL
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
+  stats          Show queued jobs per queue and job type: due, scheduled, retrying.
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -45,30 +47,60 @@ async function main(argv: string[]): Promise<number> {
     case 'schema':
       process.stdout.write(schemaSql(tables));
       return 0;
-    case 'migrate': {
-      const connectionString = values['database-url'] ?? process.env['DATABASE_URL'];
-      if (!connectionString) {
-        process.stderr.write('proletarian migrate: set DATABASE_URL or pass --database-url\n');
-        return 1;
-      }
-      const client = new pg.Client({ connectionString });
-      await client.connect();
-      try {
+    case 'migrate':
+      return withClient(command, values['database-url'], async (client) => {
         const result = await migrate(client, tables);
         process.stdout.write(
           result.applied.length === 0
             ? `schema is up to date (version ${result.toVersion})\n`
             : `migrated from version ${result.fromVersion} to ${result.toVersion} (applied ${result.applied.join(', ')})\n`,
         );
-      } finally {
-        await client.end();
-      }
-      return 0;
-    }
+      });
+    case 'stats':
+      return withClient(command, values['database-url'], async (client) => {
+        const stats = await queueStats(client, tables);
+        if (stats.length === 0) {
+          process.stdout.write('no queued jobs\n');
+          return;
+        }
+        const header = ['queue', 'job type', 'due', 'scheduled', 'retrying', 'oldest due'];
+        const rows = stats.map((s) => [
+          s.queue,
+          s.jobType,
+          String(s.due),
+          String(s.scheduled),
+          String(s.retrying),
+          s.oldestDueAt ? s.oldestDueAt.toISOString() : '-',
+        ]);
+        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+        for (const row of [header, ...rows]) {
+          process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+        }
+      });
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
       return 1;
   }
+}
+
+async function withClient(
+  command: string,
+  url: string | undefined,
+  work: (client: pg.Client) => Promise<void>,
+): Promise<number> {
+  const connectionString = url ?? process.env['DATABASE_URL'];
+  if (!connectionString) {
+    process.stderr.write(`proletarian ${command}: set DATABASE_URL or pass --database-url\n`);
+    return 1;
+  }
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await work(client);
+  } finally {
+    await client.end();
+  }
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

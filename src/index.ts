@@ -29,6 +29,7 @@ export {
   type LogLevel,
   type LogData,
 } from './log.js';
+export { queueStats, type JobTypeStats } from './stats.js';
 export type { TableOptions } from './tables.js';
 export type {
   JobPayloads,

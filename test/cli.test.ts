@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { LATEST_SCHEMA_VERSION, schemaSql } from 'proletarian';
+import { enqueueMany, LATEST_SCHEMA_VERSION, schemaSql } from 'proletarian';
 import { databaseUrl, tablesIn } from './helpers/database.js';
 
 // build/test/cli.test.js -> dist/cli.js
@@ -97,6 +97,32 @@ describe('the proletarian CLI', () => {
     const result = await run(['migrate', '--database-url', 'postgres://nobody@127.0.0.1:1/nowhere'], envWithoutDatabase());
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^proletarian: .*(ECONNREFUSED|connect)/);
+  });
+
+  it('stats prints queued jobs per queue and job type', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    const empty = await run(['stats', '--schema', schema]);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.equal(empty.stdout, 'no queued jobs\n');
+
+    await enqueueMany(
+      pool,
+      [
+        { jobType: 'email', payload: 1 },
+        { jobType: 'email', payload: 2 },
+        { jobType: 'email', payload: 3, processIn: 60_000 },
+        { jobType: 'export', payload: 4, queue: 'slow' },
+      ],
+      { schema },
+    );
+    const result = await run(['stats', '--schema', schema]);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
+    assert.deepEqual(lines[0], ['queue', 'job type', 'due', 'scheduled', 'retrying', 'oldest due']);
+    assert.deepEqual(lines[1]?.slice(0, 5), ['default', 'email', '2', '1', '0']);
+    assert.deepEqual(lines[2]?.slice(0, 5), ['slow', 'export', '1', '0', '0']);
+    assert.equal(lines.length, 3);
   });
 
   it('schema prints the SQL of schemaSql(), without touching a database', async () => {

@@ -1,0 +1,28 @@
+import type { Tables } from '../tables.js';
+import type { Queryable } from '../types.js';
+
+// SQL of queue statistics: read-only, over the live job table only (the
+// archive can be large; counting it belongs in the app's own reporting).
+
+export interface JobCountsRow {
+  queue: string;
+  job_type: string;
+  due: number;
+  scheduled: number;
+  retrying: number;
+  oldest_due_at: Date | null;
+}
+
+export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[]> {
+  const { rows } = await db.query<JobCountsRow>(
+    `SELECT queue, job_type,
+            count(*) FILTER (WHERE process_at <= now())::int AS due,
+            count(*) FILTER (WHERE process_at > now())::int AS scheduled,
+            count(*) FILTER (WHERE attempts > 0)::int AS retrying,
+            min(process_at) FILTER (WHERE process_at <= now()) AS oldest_due_at
+     FROM ${t.job}
+     GROUP BY queue, job_type
+     ORDER BY queue, job_type`,
+  );
+  return rows;
+}

@@ -1,0 +1,33 @@
+import { countJobs } from './sql/stats.js';
+import { resolveTables, type TableOptions } from './tables.js';
+import type { Queryable } from './types.js';
+
+/** Counts of the queued jobs of one job type on one queue. */
+export interface JobTypeStats {
+  queue: string;
+  jobType: string;
+  /** Jobs whose time has come: waiting for a worker (or being worked on right now). */
+  due: number;
+  /** Jobs waiting for their `processAt`, including retries waiting out their delay. */
+  scheduled: number;
+  /** Jobs that have failed at least once and are waiting for another attempt. */
+  retrying: number;
+  /** `processAt` of the longest-waiting due job: how far behind the workers are. */
+  oldestDueAt: Date | null;
+}
+
+/**
+ * What is waiting in the job table, per queue and job type. A job type whose
+ * `due` count keeps growing has too few workers — or none that handles it.
+ */
+export async function queueStats(db: Queryable, options: TableOptions = {}): Promise<JobTypeStats[]> {
+  const rows = await countJobs(db, resolveTables(options));
+  return rows.map((row) => ({
+    queue: row.queue,
+    jobType: row.job_type,
+    due: row.due,
+    scheduled: row.scheduled,
+    retrying: row.retrying,
+    oldestDueAt: row.oldest_due_at,
+  }));
+}
