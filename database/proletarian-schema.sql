@@ -1,4 +1,4 @@
--- Proletarian schema, version 1: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 2: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -53,3 +53,9 @@ CREATE TABLE "proletarian"."archived_job" (
 );
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (1, 'initial schema');
+
+-- Migration 2: archive retention index
+-- Named after the archived-job table, so two installations in one schema don't collide.
+CREATE INDEX "archived_job_finished_at_idx" ON "proletarian"."archived_job" (finished_at);
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (2, 'archive retention index');

@@ -15,7 +15,8 @@
 --
 -- Install and upgrade the tables (`npx proletarian migrate`, `migrate()`) as
 -- the schema's owner, not as this role: migrations create and alter tables.
--- Cleaning up archived_job (retention) is also left to the owner.
+-- Pruning archived_job (`prune()`, `npx proletarian prune`) needs DELETE on it,
+-- which this role does not have: run it as the owner too.
 --
 -- Run it as a superuser or a role with CREATEROLE, after the tables exist:
 --   psql "$DATABASE_URL" -f database/roles.sql

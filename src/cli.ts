@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { InvalidOptionError } from './errors.js';
 import { migrate, schemaSql } from './migrate.js';
+import { prune, type PruneOptions } from './retention.js';
 import { queueStats } from './stats.js';
 import type { TableOptions } from './tables.js';
 
@@ -12,6 +14,8 @@ Commands:
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
   stats          Show queued jobs per queue and job type: due, scheduled, retrying.
+  prune          Delete archived jobs that finished longer than --older-than ago,
+                 the oldest first, in batches that each commit on their own.
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -19,7 +23,17 @@ Options:
   --job-table <name>          Job table (default: job)
   --archived-job-table <name> Archived-job table (default: archived_job)
   -h, --help                  Show this help
+
+Options of prune:
+  --older-than <duration>     Required. A number with a unit: 30d, 12h, 15m (minutes),
+                              3600s, 500ms; or a plain number of milliseconds
+  --status <status>           Only jobs archived as success or failure (default: both)
+  --batch-size <n>            Jobs deleted per batch (default: 1000)
+  --max-batches <n>           Stop after n batches (default: until none is left)
 `;
+
+// Milliseconds per unit of --older-than; no unit means milliseconds.
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -30,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
       schema: { type: 'string' },
       'job-table': { type: 'string' },
       'archived-job-table': { type: 'string' },
+      'older-than': { type: 'string' },
+      status: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'max-batches': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -77,10 +95,65 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
         }
       });
+    case 'prune': {
+      // Checked before connecting, so a typo costs no connection.
+      const options: PruneOptions = {
+        ...tables,
+        olderThan: duration('--older-than', values['older-than']),
+        status: pruneStatus(values.status),
+        batchSize: optionalWholeNumber('--batch-size', values['batch-size']),
+        maxBatches: optionalWholeNumber('--max-batches', values['max-batches']),
+      };
+      return withClient(command, values['database-url'], async (client) => {
+        // Ctrl-C or SIGTERM: finish the batch in progress, then report. A second one ends the process.
+        const controller = new AbortController();
+        const stop = () => controller.abort();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        try {
+          const result = await prune(client, { ...options, signal: controller.signal });
+          const jobs = `${result.deleted} archived job${result.deleted === 1 ? '' : 's'}`;
+          const batches = `${result.batches} batch${result.batches === 1 ? '' : 'es'}`;
+          process.stdout.write(
+            `deleted ${jobs} finished before ${result.cutoff.toISOString()} in ${batches}` +
+              (result.done ? '\n' : `; older ones remain${controller.signal.aborted ? ' (interrupted)' : ''}\n`),
+          );
+        } finally {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+        }
+      });
+    }
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
       return 1;
   }
+}
+
+/** `30d`, `12h`, `15m`, `3600s`, `500ms` or plain milliseconds, as milliseconds. */
+function duration(flag: string, text: string | undefined): number {
+  if (text === undefined) throw new InvalidOptionError(`${flag} is required, e.g. ${flag} 30d`);
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) {
+    throw new InvalidOptionError(
+      `${flag} must be a whole number with an optional unit (d, h, m, s, ms; none: milliseconds), e.g. 30d; ` +
+        `got ${JSON.stringify(text)}`,
+    );
+  }
+  return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!;
+}
+
+function pruneStatus(text: string | undefined): 'success' | 'failure' | undefined {
+  if (text === undefined || text === 'success' || text === 'failure') return text;
+  throw new InvalidOptionError(`--status must be success or failure; got ${JSON.stringify(text)}`);
+}
+
+function optionalWholeNumber(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
+    throw new InvalidOptionError(`${flag} must be a whole number ≥ 1; got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
 }
 
 async function withClient(

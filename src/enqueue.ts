@@ -1,7 +1,8 @@
 import { InvalidOptionError, ProletarianError, SchemaNotReadyError } from './errors.js';
 import { newJobId } from './job-id.js';
+import { requireQueryable } from './queryable.js';
 import { serializePayload, validateName } from './payload.js';
-import { insertJob, insertJobs, type NewJob } from './sql/jobs.js';
+import { insertJob, insertJobs, notifyChannelFor, type NewJob } from './sql/jobs.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
 import { resolveTables, type TableOptions, type Tables } from './tables.js';
 import type { JobType, PayloadOf, Queryable } from './types.js';
@@ -47,7 +48,7 @@ export async function enqueue<T extends JobType>(
   payload: PayloadOf<T>,
   options: EnqueueOptions = {},
 ): Promise<string> {
-  requireQueryable(db);
+  requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
   const tables = resolveTables(options);
   const job = newJob(jobType, payload, options, '');
   await runInsert(tables, () => insertJob(db, tables, job));
@@ -64,7 +65,7 @@ export async function enqueueMany(
   jobs: readonly JobSpec[],
   options: TableOptions = {},
 ): Promise<string[]> {
-  requireQueryable(db);
+  requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
   const tables = resolveTables(options);
   if (!Array.isArray(jobs)) {
     throw new InvalidOptionError('enqueueMany expects an array of { jobType, payload, queue?, processAt?, processIn? }');
@@ -78,6 +79,16 @@ export async function enqueueMany(
   if (newJobs.length === 0) return [];
   await runInsert(tables, () => insertJobs(db, tables, newJobs));
   return newJobs.map((job) => job.jobId);
+}
+
+/**
+ * The channel on which enqueueing notifies workers, with the queue name as
+ * payload. For jobs inserted by your own SQL (a trigger, a database
+ * function): `SELECT pg_notify('<channel>', '<queue>')` wakes idle workers at
+ * commit; without it they find the job at their next poll.
+ */
+export function notifyChannel(options: TableOptions = {}): string {
+  return notifyChannelFor(resolveTables(options));
 }
 
 function newJob(
@@ -117,11 +128,6 @@ function newJob(
   }
 }
 
-function requireQueryable(db: unknown): asserts db is Queryable {
-  if (db === null || typeof db !== 'object' || typeof (db as Queryable).query !== 'function') {
-    throw new InvalidOptionError('the first argument must be a pg.Pool, pg.Client or pg.PoolClient');
-  }
-}
 
 async function runInsert(tables: Tables, insert: () => Promise<void>): Promise<void> {
   try {

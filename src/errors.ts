@@ -9,7 +9,7 @@ export class ProletarianError extends Error {
   }
 }
 
-/** An option passed to `enqueue`, `createWorker`, `migrate` or a retry helper is invalid. */
+/** An option passed to `enqueue`, `createWorker`, `migrate`, `prune` or a retry helper is invalid. */
 export class InvalidOptionError extends ProletarianError {
   override name = 'InvalidOptionError';
 }

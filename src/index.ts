@@ -2,8 +2,16 @@
 
 export { migrate, schemaSql, type MigrateResult } from './migrate.js';
 export { LATEST_SCHEMA_VERSION } from './migrations/index.js';
-export { enqueue, enqueueMany, DEFAULT_QUEUE, type EnqueueOptions, type JobSpec } from './enqueue.js';
+export {
+  enqueue,
+  enqueueMany,
+  notifyChannel,
+  DEFAULT_QUEUE,
+  type EnqueueOptions,
+  type JobSpec,
+} from './enqueue.js';
 export { createWorker, type Worker, type WorkerState, type StopOptions } from './worker/worker.js';
+export type { RetentionOptions } from './worker/retention.js';
 export type {
   WorkerOptions,
   JobDefinition,
@@ -30,6 +38,7 @@ export {
   type LogData,
 } from './log.js';
 export { queueStats, type JobTypeStats } from './stats.js';
+export { prune, type PruneOptions, type PruneResult } from './retention.js';
 export type { TableOptions } from './tables.js';
 export type {
   JobPayloads,

@@ -34,8 +34,16 @@ export const LOG_EVENTS = {
   'polling-error': 'error',
   /** Polling works again after errors. */
   'polling-recovered': 'info',
+  /** The connection listening for new jobs failed; it reconnects with backoff, and polling goes on meanwhile. */
+  'listener-error': 'warn',
+  /** The listening connection is back after errors. */
+  'listener-reconnected': 'info',
   /** A pooled connection reported an error while the worker owned it or while idle. */
   'connection-error': 'warn',
+  /** The worker's `retention` setting deleted old archived jobs. */
+  'archive-pruned': 'info',
+  /** Pruning the archive failed; the next round tries again. */
+  'retention-error': 'error',
   /** The schema is newer than this version of the library knows; usually a rolling deploy in progress. */
   'schema-newer-than-library': 'warn',
 } as const satisfies Record<string, LogLevel>;
@@ -46,14 +54,21 @@ export type LogEvent = keyof typeof LOG_EVENTS;
 /** Structured data of a log event. Context (worker, queue, job) is merged in. */
 export type LogData = Record<string, unknown>;
 
-/** A plain logging function: receives the event name, its level and its data. */
-export type LogFunction = (event: LogEvent, data: LogData & { level: LogLevel }) => void;
+/**
+ * A plain logging function: receives the event name, its level and its data.
+ * It may carry `isLevelEnabled`, like pino's, to spare building events it would drop.
+ */
+export type LogFunction = ((event: LogEvent, data: LogData & { level: LogLevel }) => void) & {
+  isLevelEnabled?: (level: LogLevel) => boolean;
+};
 
 /**
  * The subset of a pino (or bunyan, or winston-with-objects) logger that
  * Proletarian calls: `logger[level](data, event)`. A pino logger works as is.
  */
 export interface LevelLogger {
+  /** Optional, as in pino: levels it reports disabled are not built or sent. */
+  isLevelEnabled?(level: LogLevel): boolean;
   debug(data: LogData, message: string): void;
   info(data: LogData, message: string): void;
   warn(data: LogData, message: string): void;
@@ -71,7 +86,7 @@ const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, e
  */
 export function consoleLogger(options: { level?: LogLevel } = {}): LogFunction {
   const threshold = LEVEL_ORDER[options.level ?? 'info'];
-  return (event, data) => {
+  const log: LogFunction = (event, data) => {
     if (LEVEL_ORDER[data.level] < threshold) return;
     const { level, ...rest } = data;
     const line = `[proletarian] ${level} ${event} ${safeJson(rest)}`;
@@ -79,16 +94,29 @@ export function consoleLogger(options: { level?: LogLevel } = {}): LogFunction {
     else if (level === 'warn') console.warn(line);
     else console.log(line);
   };
+  log.isLevelEnabled = (level) => LEVEL_ORDER[level] >= threshold;
+  return log;
 }
 
-/** A logger that drops everything; handy in tests. */
-export const silentLogger: LogFunction = () => {};
+/** A logger that drops everything; handy in tests and benchmarks. */
+export const silentLogger: LogFunction = Object.assign(() => {}, { isLevelEnabled: () => false });
 
 /** Internal: logs an event with context merged in, whichever shape of logger was given. */
-export type EmitLog = (event: LogEvent, data?: LogData) => void;
+export type EmitLog = ((event: LogEvent, data?: LogData) => void) & {
+  /** Whether `event` would be logged at all; lets hot paths skip building its data. */
+  enabled(event: LogEvent): boolean;
+};
 
 export function createEmitter(logger: Logger, context: LogData): EmitLog {
-  return (event, data = {}) => {
+  const enabled = (event: LogEvent): boolean => {
+    try {
+      return logger.isLevelEnabled?.(LOG_EVENTS[event]) ?? true;
+    } catch {
+      return true;
+    }
+  };
+  const emit = (event: LogEvent, data: LogData = {}) => {
+    if (!enabled(event)) return;
     const level = LOG_EVENTS[event];
     const merged = { ...context, ...data };
     try {
@@ -98,6 +126,7 @@ export function createEmitter(logger: Logger, context: LogData): EmitLog {
       // A broken logger must never take a job or the worker down with it.
     }
   };
+  return Object.assign(emit, { enabled });
 }
 
 /** Errors as plain data, since `JSON.stringify(new Error())` is `{}`. */

@@ -25,6 +25,14 @@ export function validateName(kind: 'job type' | 'queue', value: unknown): string
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * Text made safe for jsonb by replacement, for what we must store whatever it
+ * holds (error messages and stacks): NUL is escaped, lone surrogates become U+FFFD.
+ */
+export function toStorableText(text: string): string {
+  return text.replaceAll('\u0000', '\\u0000').replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD');
+}
+
 /** Why PostgreSQL's jsonb would refuse this text, or null when it is fine. */
 function unstorableText(text: string): string | null {
   if (text.includes('\u0000')) return 'a NUL character';

@@ -76,6 +76,11 @@ function identifier(option: string, value: unknown): string {
   return value;
 }
 
+/** The options that resolve to `tables`, for passing them on. */
+export function tableOptionsOf(tables: Tables): Required<TableOptions> {
+  return { schema: tables.schemaName, jobTable: tables.jobTableName, archivedJobTable: tables.archivedJobTableName };
+}
+
 /** Double-quotes an identifier that has already passed validation. */
 export function quote(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

@@ -58,7 +58,8 @@ describe('the proletarian CLI', () => {
     const schema = freshSchema();
     const first = await run(['migrate', '--schema', schema]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, new RegExp(`migrated from version 0 to ${LATEST_SCHEMA_VERSION} \\(applied 1`));
+    const all = Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1).join(', ');
+    assert.equal(first.stdout, `migrated from version 0 to ${LATEST_SCHEMA_VERSION} (applied ${all})\n`);
     assert.equal(first.stderr, '');
     assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_migrations']);
 
@@ -125,6 +126,109 @@ describe('the proletarian CLI', () => {
     assert.equal(lines.length, 3);
   });
 
+  /** Adds `count` archived jobs with `status` to `schema`, finished `age` (an interval) ago. */
+  const addArchived = (schema: string, count: number, age: string, status = 'success') =>
+    pool.query(
+      `INSERT INTO "${schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at)
+       SELECT gen_random_uuid(), 'default', 'old', '{}', 1, now(), now(), $3, now() - $2::interval
+       FROM generate_series(1, $1::int)`,
+      [count, age, status],
+    );
+  const archivedCount = async (schema: string, status?: string) =>
+    (
+      await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "${schema}".archived_job WHERE $1::text IS NULL OR status = $1`,
+        [status ?? null],
+      )
+    ).rows[0]!.n;
+
+  it('prune deletes archived jobs older than --older-than, in batches, and says how many', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    await addArchived(schema, 3, '40 days');
+    await addArchived(schema, 2, '40 days', 'failure');
+    await addArchived(schema, 4, '1 day');
+
+    const result = await run(['prune', '--schema', schema, '--older-than', '30d', '--batch-size', '2']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^deleted 5 archived jobs finished before \d{4}-\d\d-\d\dT[\d:.]+Z in 3 batches\n$/);
+    assert.equal(result.stderr, '');
+    assert.equal(await archivedCount(schema), 4);
+
+    const again = await run(['prune', '--schema', schema, '--older-than', '30d']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^deleted 0 archived jobs .* in 0 batches\n$/);
+  });
+
+  it('prune takes --status and --max-batches, and says when older jobs remain', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    await addArchived(schema, 3, '40 days', 'failure');
+    await addArchived(schema, 3, '40 days', 'success');
+
+    const bounded = await run([
+      'prune', '--schema', schema, '--older-than', '30d', '--status', 'failure', '--batch-size', '1', '--max-batches', '2',
+    ]);
+    assert.equal(bounded.code, 0, bounded.stderr);
+    assert.match(bounded.stdout, /^deleted 2 archived jobs finished before \S+ in 2 batches; older ones remain\n$/);
+    assert.equal(await archivedCount(schema, 'failure'), 1);
+    assert.equal(await archivedCount(schema, 'success'), 3);
+
+    const rest = await run(['prune', '--schema', schema, '--older-than', '30d', '--status', 'failure']);
+    assert.match(rest.stdout, /^deleted 1 archived job finished before \S+ in 1 batch\n$/);
+    assert.equal(await archivedCount(schema), 3);
+  });
+
+  it('prune reads --older-than in days, hours, minutes, seconds or milliseconds', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    for (const [text, ms] of [
+      ['30d', 30 * 86_400_000],
+      ['12h', 12 * 3_600_000],
+      ['15m', 15 * 60_000],
+      ['3600s', 3_600_000],
+      ['90000ms', 90_000],
+      ['86400000', 86_400_000],
+      ['0', 0],
+    ] as const) {
+      const before = Date.now();
+      const result = await run(['prune', '--schema', schema, '--older-than', text]);
+      assert.equal(result.code, 0, `${text}: ${result.stderr}`);
+      const cutoff = Date.parse(/finished before (\S+) in/.exec(result.stdout)?.[1] ?? '');
+      assert.ok(
+        cutoff >= before - ms - 5_000 && cutoff <= Date.now() - ms + 5_000,
+        `${text}: cutoff ${new Date(cutoff).toISOString()} should be ${ms} ms ago`,
+      );
+    }
+  });
+
+  it('prune with a missing or invalid option exits 1, names it and deletes nothing', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    await addArchived(schema, 2, '40 days');
+    for (const [args, message] of [
+      [[], /--older-than is required/],
+      [['--older-than', '30x'], /--older-than must be a whole number with an optional unit.*"30x"/],
+      [['--older-than=-5d'], /--older-than must be .*"-5d"/],
+      [['--older-than', '1.5h'], /--older-than must be/],
+      [['--older-than', '30d', '--status', 'maybe'], /--status must be success or failure; got "maybe"/],
+      [['--older-than', '30d', '--batch-size', '0'], /--batch-size must be a whole number ≥ 1; got "0"/],
+      [['--older-than', '30d', '--max-batches', 'all'], /--max-batches must be a whole number ≥ 1; got "all"/],
+    ] as const) {
+      const result = await run(['prune', '--schema', schema, ...args]);
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stdout}`);
+      assert.match(result.stderr, message);
+      assert.equal(result.stdout, '');
+    }
+    assert.equal(await archivedCount(schema), 2);
+  });
+
+  it('prune without DATABASE_URL exits 1 with a clear message', async () => {
+    const result = await run(['prune', '--older-than', '30d'], envWithoutDatabase());
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /proletarian prune: set DATABASE_URL or pass --database-url/);
+  });
+
   it('schema prints the SQL of schemaSql(), without touching a database', async () => {
     const result = await run(['schema'], envWithoutDatabase());
     assert.equal(result.code, 0, result.stderr);
@@ -161,6 +265,7 @@ describe('the proletarian CLI', () => {
       assert.match(result.stdout, /Usage: proletarian <command>/);
       assert.match(result.stdout, /migrate/);
       assert.match(result.stdout, /schema/);
+      assert.match(result.stdout, /prune .*\n.*\n[\s\S]*--older-than <duration>/);
     }
   });
 });

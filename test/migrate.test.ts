@@ -11,9 +11,11 @@ import {
   SchemaNotReadyError,
   silentLogger,
 } from 'proletarian';
-import { databaseUrl, tablesIn } from './helpers/database.js';
+import { databaseUrl, installSchemaVersion, tablesIn } from './helpers/database.js';
 
 const uniqueSchema = () => `test_mig_${randomBytes(6).toString('hex')}`;
+/** Every schema version, 1 to the latest: what a migration from nothing applies. */
+const allVersions = Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1);
 
 describe('migrate', () => {
   let pool: pg.Pool;
@@ -46,7 +48,7 @@ describe('migrate', () => {
     assert.deepEqual(first, {
       fromVersion: 0,
       toVersion: LATEST_SCHEMA_VERSION,
-      applied: Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1),
+      applied: allVersions,
     });
     assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_migrations']);
 
@@ -72,9 +74,10 @@ describe('migrate', () => {
     );
     assert.deepEqual(
       rows.map((r) => r.version),
-      Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1),
+      allVersions,
     );
     assert.equal(rows[0]?.name, 'initial schema');
+    assert.equal(rows[1]?.name, 'archive retention index');
     assert.ok(rows.every((r) => r.name.length > 0 && r.age_s >= 0 && r.age_s < 60));
   });
 
@@ -105,6 +108,51 @@ describe('migrate', () => {
       indexes.some((i) => /\(queue, process_at, job_id\)/.test(i.indexdef)),
       `claim index present: ${JSON.stringify(indexes)}`,
     );
+  });
+
+  it('indexes the archived-job table on finished_at, named after the table', async () => {
+    const schema = freshSchema();
+    const longName = 'a'.repeat(40); // the longest table name allowed: the index name must not be truncated
+    await migrate(pool, { schema });
+    await migrate(pool, { schema, jobTable: 'work', archivedJobTable: longName });
+    const { rows } = await pool.query<{ tablename: string; indexname: string; indexdef: string }>(
+      `SELECT tablename, indexname, indexdef FROM pg_indexes
+       WHERE schemaname = $1 AND indexdef LIKE '%(finished_at)' ORDER BY indexname`,
+      [schema],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.tablename, r.indexname]),
+      [
+        [longName, `${longName}_finished_at_idx`],
+        ['archived_job', 'archived_job_finished_at_idx'],
+      ],
+    );
+  });
+
+  it('upgrades a version 1 schema: adds the finished_at index and keeps the queued and archived jobs', async () => {
+    const schema = freshSchema();
+    await installSchemaVersion(pool, { schema }, 1);
+    const jobId = await enqueue(pool, 'queued-before-upgrade', { n: 1 }, { schema });
+    await pool.query(
+      `INSERT INTO "${schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status)
+       VALUES (gen_random_uuid(), 'default', 'done-before-upgrade', '{}', 1, now(), now(), 'success')`,
+    );
+    // A worker of this version refuses the old schema until it is migrated.
+    const worker = createWorker(pool, { schema, handlers: { x: async () => {} }, log: silentLogger });
+    await assert.rejects(worker.start(), SchemaNotReadyError);
+
+    const result = await migrate(pool, { schema });
+    assert.deepEqual(result, { fromVersion: 1, toVersion: LATEST_SCHEMA_VERSION, applied: allVersions.slice(1) });
+    const indexes = await pool.query(
+      `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'archived_job_finished_at_idx'`,
+      [schema],
+    );
+    assert.equal(indexes.rowCount, 1);
+    assert.equal(await count(`"${schema}".job WHERE job_id = '${jobId}'`), 1);
+    assert.equal(await count(`"${schema}".archived_job`), 1);
+    const upgraded = createWorker(pool, { schema, handlers: { x: async () => {} }, log: silentLogger });
+    await upgraded.start();
+    await upgraded.stop();
   });
 
   it('8 concurrent calls on a fresh schema: all succeed, exactly one applies', async () => {
@@ -138,7 +186,7 @@ describe('migrate', () => {
     await client.connect();
     try {
       const result = await migrate(client, { schema });
-      assert.deepEqual(result.applied, Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+      assert.deepEqual(result.applied, allVersions);
       // Outside a transaction, a job enqueued on the client is visible to others at once.
       const jobId = await enqueue(client, 'after-migrate', {}, { schema });
       assert.equal(await count(`"${schema}".job WHERE job_id = '${jobId}'`), 1);
@@ -151,8 +199,8 @@ describe('migrate', () => {
     const schema = freshSchema();
     const a = { schema, jobTable: 'jobs_a', archivedJobTable: 'done_a' };
     const b = { schema, jobTable: 'jobs_b', archivedJobTable: 'done_b' };
-    assert.deepEqual((await migrate(pool, a)).applied, [1]);
-    assert.deepEqual((await migrate(pool, b)).applied, [1], 'b has its own bookkeeping: installing a does not count');
+    assert.deepEqual((await migrate(pool, a)).applied, allVersions);
+    assert.deepEqual((await migrate(pool, b)).applied, allVersions, 'b has its own bookkeeping: installing a does not count');
     assert.deepEqual((await migrate(pool, a)).applied, []);
     assert.deepEqual(await tablesOf(schema), [
       'done_a',
@@ -162,6 +210,14 @@ describe('migrate', () => {
       'jobs_b',
       'jobs_b_migrations',
     ]);
+    const { rows: indexes } = await pool.query<{ indexname: string }>(
+      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%finished_at_idx' ORDER BY 1`,
+      [schema],
+    );
+    assert.deepEqual(
+      indexes.map((i) => i.indexname),
+      ['done_a_finished_at_idx', 'done_b_finished_at_idx'],
+    );
 
     const idA = await enqueue(pool, 'for-a', { to: 'a' }, a);
     const idB1 = await enqueue(pool, 'for-b', { to: 'b' }, b);

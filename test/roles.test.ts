@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createWorker, enqueue, enqueueMany, migrate, MigrationError, silentLogger } from 'proletarian';
+import { createWorker, enqueue, enqueueMany, migrate, MigrationError, prune, silentLogger } from 'proletarian';
 import { createTestDatabase, databaseUrl, waitFor, type TestDatabase, tablesIn } from './helpers/database.js';
 
 // build/test/roles.test.js -> the repository root
@@ -182,6 +182,13 @@ describe('database/roles.sql: a least-privilege role', () => {
     await assert.rejects(migrate(asRole(), { schema: other }), (error: Error) => {
       assert.ok(error instanceof MigrationError);
       assert.equal((error.cause as { code?: string } | undefined)?.code, '42501');
+      return true;
+    });
+  });
+
+  it('cannot prune archived jobs (42501 permission denied)', async () => {
+    await assert.rejects(prune(asRole(), { ...db.tables, olderThan: new Date(Date.now() + 60_000) }), (error: Error) => {
+      assert.equal((error as { code?: string }).code, '42501');
       return true;
     });
   });

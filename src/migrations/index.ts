@@ -1,5 +1,6 @@
 import type { Tables } from '../tables.js';
 import { initialSchema } from './001-initial-schema.js';
+import { archiveRetentionIndex } from './002-archive-retention-index.js';
 
 /** One step of the schema's history. Never edit a released one: add the next. */
 export interface Migration {
@@ -9,6 +10,9 @@ export interface Migration {
 }
 
 /** Every migration, in order; the last one's version is the schema version this library needs. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: initialSchema }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: initialSchema },
+  { version: 2, name: 'archive retention index', sql: archiveRetentionIndex },
+];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

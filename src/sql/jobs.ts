@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { toStorableText } from '../payload.js';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
 
-// All SQL that reads or writes the job and archived-job tables lives here.
-// Statement texts are built once per set of tables.
+// All SQL that changes the job and archived-job tables lives here. Statement
+// texts are built once per set of tables.
 
 /** A job row as claimed from the job table. */
 export interface JobRow {
@@ -20,7 +22,7 @@ export interface JobRow {
 export interface StoredError {
   name: string;
   message: string;
-  stack?: string;
+  stack?: string | undefined;
   attempt: number;
 }
 
@@ -34,11 +36,18 @@ export interface NewJob {
   processIn: number | null;
 }
 
+/** How a claimed job's run ended, as recorded by {@link completeJobs}. */
+export type Completion =
+  | { jobId: string; status: 'success' }
+  | { jobId: string; status: 'failure'; error: StoredError }
+  | { jobId: string; status: 'retry'; delayMs: number; error: StoredError };
+
 interface JobStatements {
   insertOne: string;
   insertMany: string;
-  archiveAs: string;
-  scheduleRetry: string;
+  complete: pg.QueryConfig;
+  completeSuccesses: pg.QueryConfig;
+  notifyChannel: string;
 }
 
 const statementCache = new WeakMap<Tables, JobStatements>();
@@ -54,31 +63,73 @@ const ARCHIVED_COLUMNS =
 function statements(t: Tables): JobStatements {
   let cached = statementCache.get(t);
   if (!cached) {
+    const notifyChannel = notifyChannelFor(t);
+    // Jobs due at once wake idle workers through NOTIFY, sent in the same
+    // statement and delivered only at commit: a rolled-back enqueue wakes
+    // nobody. PostgreSQL folds repeats within a transaction into one.
+    const notifyDue = (inserted: string) =>
+      `SELECT pg_notify('${notifyChannel}', queue)
+       FROM (SELECT DISTINCT queue FROM ${inserted} WHERE process_at <= statement_timestamp()) AS due`;
+    const complete = `WITH outcome AS (
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::jsonb[]) AS o (job_id, status, delay_ms, error)
+      ), retried AS (
+        -- The delay counts from the failure, hence clock_timestamp(), not the
+        -- transaction's start.
+        UPDATE ${t.job} AS j
+        SET attempts = j.attempts + 1,
+            process_at = clock_timestamp() + o.delay_ms * interval '1 millisecond',
+            last_error = o.error
+        FROM outcome AS o
+        WHERE o.status = 'retry' AND j.job_id = o.job_id
+        RETURNING j.job_id
+      ), finished AS (
+        DELETE FROM ${t.job} AS j
+        USING outcome AS o
+        WHERE o.status <> 'retry' AND j.job_id = o.job_id
+        RETURNING j.*, o.status AS final_status, o.error AS final_error
+      )
+      INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
+      SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, final_status, clock_timestamp(),
+             COALESCE(final_error, last_error)
+      FROM finished`;
+    // The common case, a batch that all succeeded, needs no per-job data but ids.
+    const completeSuccesses = `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = ANY($1::uuid[]) RETURNING *)
+      INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
+      SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, 'success', clock_timestamp(), last_error
+      FROM finished`;
     cached = {
-      insertOne: `INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
-        VALUES ($1, $2, $3, $4::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')})`,
+      notifyChannel,
+      completeSuccesses: { name: preparedName('complete_successes', completeSuccesses), text: completeSuccesses },
+      insertOne: `WITH inserted AS (
+          INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
+          VALUES ($1, $2, $3, $4::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')})
+          RETURNING queue, process_at
+        ) ${notifyDue('inserted')}`,
       // One statement for any number of jobs: arrays in, rows out, in order.
-      insertMany: `INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
-        SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')}
-        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[])
-          AS new_job (id, queue, job_type, payload, process_at, process_in)`,
-      // Archive and delete in one statement: one round trip, and no window in
-      // which the job exists in both tables or in neither.
-      archiveAs: `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = $1 RETURNING *)
-        INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-        SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, $2, clock_timestamp(),
-               COALESCE($3::jsonb, last_error)
-        FROM finished`,
-      // The delay counts from the failure, hence clock_timestamp(), not the
-      // transaction's start time.
-      scheduleRetry: `UPDATE ${t.job}
-        SET attempts = attempts + 1, process_at = clock_timestamp() + $2::float8 * interval '1 millisecond',
-            last_error = $3::jsonb
-        WHERE job_id = $1`,
+      insertMany: `WITH inserted AS (
+          INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
+          SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')}
+          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[])
+            AS new_job (id, queue, job_type, payload, process_at, process_in)
+          RETURNING queue, process_at
+        ) ${notifyDue('inserted')}`,
+      // Successes, final failures and retries of a whole batch in one round
+      // trip: archive-and-delete leaves no moment in which a job is in both
+      // tables or in neither.
+      complete: { name: preparedName('complete', complete), text: complete },
     };
     statementCache.set(t, cached);
   }
   return cached;
+}
+
+/**
+ * The NOTIFY channel of one installation; the payload is the queue name.
+ * Derived from the table names so that installations never wake each other,
+ * and short enough for PostgreSQL's 63-byte identifiers.
+ */
+export function notifyChannelFor(t: Tables): string {
+  return `proletarian_${createHash('sha1').update(t.job).digest('hex').slice(0, 16)}`;
 }
 
 /** Inserts one job on the caller's connection (inside the caller's transaction, if any). */
@@ -106,59 +157,69 @@ export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob
 }
 
 /**
- * The claim statement of a worker: the oldest due job of its queue, among the
- * job types it can handle (all, when `jobTypes` is null), locked for the rest
- * of the transaction. SKIP LOCKED lets any number of workers share a queue:
- * each sees only jobs nobody else holds, and a dead worker's lock vanishes
- * with its connection.
+ * The claim statement of a worker: the oldest due jobs of its queue, among
+ * the job types it can handle (all, when `filterByType` is false), locked for
+ * the rest of the transaction. SKIP LOCKED lets any number of workers share a
+ * queue: each sees only jobs nobody else holds, and a dead worker's locks
+ * vanish with its connection.
  */
-export function claimStatement(t: Tables, filterByType: boolean): string {
-  return `SELECT job_id, queue, job_type, payload, attempts, enqueued_at, process_at
+export function claimStatement(t: Tables, filterByType: boolean): pg.QueryConfig {
+  const text = `SELECT job_id, queue, job_type, payload, attempts, enqueued_at, process_at
     FROM ${t.job}
-    WHERE queue = $1 AND process_at <= now()${filterByType ? ' AND job_type = ANY($2::text[])' : ''}
+    WHERE queue = $1 AND process_at <= now()${filterByType ? ' AND job_type = ANY($3::text[])' : ''}
     ORDER BY process_at, job_id
-    LIMIT 1
+    LIMIT $2
     FOR UPDATE SKIP LOCKED`;
+  return { name: preparedName('claim', text), text };
 }
 
-/** Claims the next due job, or returns null when there is none. */
-export async function claimNextJob(
+/** Claims up to `limit` due jobs, oldest first. */
+export async function claimJobs(
   client: pg.ClientBase,
-  claimSql: string,
+  claim: pg.QueryConfig,
   queue: string,
   jobTypes: readonly string[] | null,
-): Promise<JobRow | null> {
-  const result = await client.query<JobRow>(claimSql, jobTypes ? [queue, jobTypes] : [queue]);
-  return result.rows[0] ?? null;
+  limit: number,
+): Promise<JobRow[]> {
+  const values = jobTypes ? [queue, limit, jobTypes] : [queue, limit];
+  const result = await client.query<JobRow>({ ...claim, values });
+  return result.rows;
 }
 
-/** Moves a job to the archive as `success` or `failure`, in one statement. */
-export async function archiveJob(
-  client: pg.ClientBase,
-  t: Tables,
-  jobId: string,
-  status: 'success' | 'failure',
-  error: StoredError | null,
-): Promise<void> {
-  await client.query(statements(t).archiveAs, [jobId, status, error ? storedErrorJson(error) : null]);
+/** Records how each job of a batch ended: archived, or rescheduled for a retry. */
+export async function completeJobs(client: pg.ClientBase, t: Tables, completions: readonly Completion[]): Promise<void> {
+  if (completions.length === 0) return;
+  if (completions.every((completion) => completion.status === 'success')) {
+    const ids = completions.map((completion) => completion.jobId);
+    await client.query({ ...statements(t).completeSuccesses, values: [ids] });
+    return;
+  }
+  const ids: string[] = [];
+  const statuses: string[] = [];
+  const delays: (number | null)[] = [];
+  const errors: (string | null)[] = [];
+  for (const completion of completions) {
+    ids.push(completion.jobId);
+    statuses.push(completion.status);
+    delays.push(completion.status === 'retry' ? completion.delayMs : null);
+    errors.push(completion.status === 'success' ? null : storedErrorJson(completion.error));
+  }
+  await client.query({ ...statements(t).complete, values: [ids, statuses, delays, errors] });
 }
 
-/** Records a failed attempt and makes the job due again after `delayMs`. */
-export async function scheduleRetry(
-  client: pg.ClientBase,
-  t: Tables,
-  jobId: string,
-  delayMs: number,
-  error: StoredError,
-): Promise<void> {
-  await client.query(statements(t).scheduleRetry, [jobId, delayMs, storedErrorJson(error)]);
+/**
+ * Names a statement after a hash of its text, so pg prepares it once per
+ * connection and every later batch skips parsing and planning.
+ */
+function preparedName(purpose: string, text: string): string {
+  return `proletarian_${purpose}_${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
 }
 
 const MAX_STACK_LENGTH = 8_000;
 
 function storedErrorJson(error: StoredError): string {
-  // jsonb cannot hold NUL characters; an error message is no place to lose a job over.
-  const clean = (text: string) => text.replaceAll('\u0000', '\\u0000');
+  // An error message is no place to lose a job over: make any text storable.
+  const clean = toStorableText;
   return JSON.stringify({
     name: clean(error.name),
     message: clean(error.message),

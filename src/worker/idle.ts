@@ -1,24 +1,41 @@
-import { setTimeout as delay } from 'node:timers/promises';
-
 /**
- * Where idle loops wait: until their poll interval passes, or until someone
- * wakes them all (shutdown now; new-job notifications later).
+ * Where idle loops wait: until their poll interval passes, or until they are
+ * woken — one at a time by new-job notifications, all at once at shutdown.
  */
 export class IdleWaiters {
-  #wake = new AbortController();
+  #waiting: (() => void)[] = [];
+  // A wake-up that found nobody waiting: every loop was between its empty
+  // claim and its wait. Kept for the next waiter, or the job it announced
+  // would wait a whole poll interval.
+  #pendingWake = false;
 
-  /** Waits `ms` milliseconds, or less if {@link wakeAll} is called meanwhile. */
-  async wait(ms: number): Promise<void> {
-    try {
-      await delay(ms, undefined, { signal: this.#wake.signal });
-    } catch {
-      // woken early
+  /** Waits `ms` milliseconds, or less if woken meanwhile. */
+  wait(ms: number): Promise<void> {
+    if (this.#pendingWake) {
+      this.#pendingWake = false;
+      return Promise.resolve();
     }
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        const index = this.#waiting.indexOf(wake);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#waiting.push(wake);
+    });
+  }
+
+  /** Wakes the loop that has waited longest, or the next one to wait. */
+  wakeOne(): void {
+    const wake = this.#waiting[0];
+    if (wake) wake();
+    else this.#pendingWake = true;
   }
 
   wakeAll(): void {
-    this.#wake.abort();
-    this.#wake = new AbortController();
+    for (const wake of [...this.#waiting]) wake();
   }
 }
 

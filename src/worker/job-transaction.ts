@@ -55,8 +55,13 @@ export class JobTransaction {
     if (this.#savepoint) await this.#client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
   }
 
-  /** Undoes everything the handler did through `db`, keeping the job's lock. */
+  /**
+   * Undoes everything the handler did through `db`, keeping the job's lock.
+   * The savepoint is released too, so the next job of the batch starts clean.
+   */
   async rollbackHandlerWork(): Promise<void> {
-    if (this.#savepoint) await this.#client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+    if (this.#savepoint) {
+      await this.#client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
+    }
   }
 }

@@ -1,7 +1,8 @@
 import { toError } from '../errors.js';
 import { errorData } from '../log.js';
+import { ClaimSizer } from './claim-size.js';
 import { jittered, type IdleWaiters } from './idle.js';
-import { runNextJob, type WorkerRuntime } from './run-job.js';
+import { runNextBatch, type WorkerRuntime } from './run-batch.js';
 
 // Backoff after polling errors starts at the poll interval and doubles, but
 // never waits longer than this: a restarted database should see work resume
@@ -9,22 +10,30 @@ import { runNextJob, type WorkerRuntime } from './run-job.js';
 const MAX_ERROR_BACKOFF_MS = 5_000;
 
 /**
- * One of a worker's `concurrency` loops: run due jobs back to back, wait
- * `pollInterval` only when the queue is empty, and back off on errors
- * until the database answers again.
+ * One of a worker's `concurrency` loops: run batches of due jobs back to
+ * back, wait `pollInterval` (or until woken) only when the queue is empty,
+ * and back off on errors until the database answers again.
  */
 export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: number): Promise<void> {
-  const { pollInterval, onPollingError } = runtime.options;
+  const { pollInterval, onPollingError, batchSize } = runtime.options;
+  const claimSize = new ClaimSizer(batchSize);
   let consecutiveErrors = 0;
   while (!runtime.shutdown.aborted) {
     try {
-      const outcome = await runNextJob(runtime, slot);
+      const limit = claimSize.next();
+      const result = await runNextBatch(runtime, slot, limit);
+      if (result === 'abandoned') return;
       if (consecutiveErrors > 0) {
         runtime.emit('polling-recovered', { slot, afterErrors: consecutiveErrors });
         consecutiveErrors = 0;
       }
-      if (outcome === 'abandoned') return;
-      if (outcome === 'empty') await idle.wait(jittered(pollInterval));
+      if (result.claimed === 0) {
+        await idle.wait(jittered(pollInterval));
+        continue;
+      }
+      claimSize.record(result.ran, result.handlerMs);
+      // A full batch suggests more are due: get an idle loop going too.
+      if (result.claimed === limit) idle.wakeOne();
     } catch (thrown) {
       if (runtime.shutdown.aborted) return;
       const error = toError(thrown);

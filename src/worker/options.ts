@@ -5,6 +5,7 @@ import { defaultRetryStrategy, validateRetryStrategy, type RetryStrategy } from 
 import { resolveTables, type TableOptions, type Tables } from '../tables.js';
 import type { JobContext, JobHandler, JobInfo, JobType } from '../types.js';
 import { DEFAULT_QUEUE } from '../enqueue.js';
+import type { RetentionOptions } from './retention.js';
 
 /** A job type's handler with settings of its own. */
 export interface JobDefinition<T extends string = string> {
@@ -39,9 +40,29 @@ export interface WorkerOptions extends TableOptions {
    */
   fallbackHandler?: JobHandler<string>;
   /**
+   * Most jobs a loop claims in one transaction. Quick jobs are claimed and
+   * committed many at a time, which is what makes high throughput possible;
+   * each loop learns how long jobs take and claims fewer of the slow ones, so
+   * that a batch takes about 20 ms (and a slow job runs alone). Within a
+   * batch jobs run one after another, each under its own savepoint: a failing
+   * job never undoes another's work. Set `1` for one transaction per job.
+   * @defaultValue `100`
+   */
+  batchSize?: number;
+  /**
+   * Wake up at once when jobs are enqueued, through PostgreSQL's
+   * LISTEN/NOTIFY: one extra connection per process (outside the pool),
+   * shared by all workers of the pool. Turn it off where LISTEN does not work,
+   * e.g. behind PgBouncer in transaction mode; workers then rely on polling.
+   * @defaultValue `true`
+   */
+  listen?: boolean;
+  /**
    * How long an idle loop waits before looking for due jobs again, in ms. A
-   * loop that finds a job runs the next one at once; it waits only when the
-   * queue is empty. Each wait is jittered by ±10% so loops do not poll in lockstep.
+   * loop that finds jobs runs the next batch at once; it waits only when the
+   * queue is empty, and a notification ends the wait early. Polling is what
+   * picks up scheduled jobs and retries when they come due. Each wait is
+   * jittered by ±10% so loops do not poll in lockstep.
    * @defaultValue `250`
    */
   pollInterval?: number;
@@ -62,6 +83,12 @@ export interface WorkerOptions extends TableOptions {
   handleSignals?: boolean;
   /** Name in logs, to tell workers apart. @defaultValue a random id */
   workerId?: string;
+  /**
+   * Delete archived jobs older than `olderThan` ms while the worker runs,
+   * every `every` ms (default 10 minutes), in short batches; see `prune`.
+   * @defaultValue off: the archive keeps everything
+   */
+  retention?: RetentionOptions;
 }
 
 /** A handler with everything it needs, after validation. */
@@ -75,6 +102,8 @@ export interface ResolvedWorkerOptions {
   concurrency: number;
   handlers: ReadonlyMap<string, ResolvedHandler>;
   fallback: ResolvedHandler | null;
+  batchSize: number;
+  listen: boolean;
   pollInterval: number;
   onFailedJob: FailedJobHook | null;
   onPollingError: ((error: Error) => void) | null;
@@ -82,6 +111,7 @@ export interface ResolvedWorkerOptions {
   shutdownTimeout: number;
   handleSignals: boolean;
   workerId: string;
+  retention: RetentionOptions | null;
   tables: Tables;
 }
 
@@ -90,6 +120,8 @@ const KNOWN_OPTIONS = new Set([
   'concurrency',
   'handlers',
   'fallbackHandler',
+  'batchSize',
+  'listen',
   'pollInterval',
   'retryStrategy',
   'onFailedJob',
@@ -98,6 +130,7 @@ const KNOWN_OPTIONS = new Set([
   'shutdownTimeout',
   'handleSignals',
   'workerId',
+  'retention',
   'schema',
   'jobTable',
   'archivedJobTable',
@@ -140,16 +173,35 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     concurrency: positiveInteger('concurrency', options.concurrency ?? 1),
     handlers,
     fallback,
+    batchSize: positiveInteger('batchSize', options.batchSize ?? 100),
+    listen: optionalBoolean('listen', options.listen, true),
     pollInterval: positiveNumber('pollInterval', options.pollInterval ?? 250),
     onFailedJob: optionalFunction('onFailedJob', options.onFailedJob),
     onPollingError: optionalFunction('onPollingError', options.onPollingError),
     log: resolveLogger(options.log),
     shutdownTimeout: nonNegativeNumber('shutdownTimeout', options.shutdownTimeout ?? 10_000),
-    handleSignals: Boolean(options.handleSignals),
+    handleSignals: optionalBoolean('handleSignals', options.handleSignals, false),
     workerId:
       options.workerId === undefined ? `worker-${Math.random().toString(36).slice(2, 10)}` : options.workerId,
+    retention: resolveRetention(options.retention),
     tables: resolveTables(options),
   };
+}
+
+function resolveRetention(retention: unknown): RetentionOptions | null {
+  if (retention === undefined) return null;
+  if (retention === null || typeof retention !== 'object') {
+    throw new InvalidOptionError('retention must be { olderThan, status?, every? }');
+  }
+  const { olderThan, status, every, ...unknown } = retention as RetentionOptions;
+  const extra = Object.keys(unknown)[0];
+  if (extra) throw new InvalidOptionError(`retention: unknown option "${extra}"; known options: olderThan, status, every`);
+  positiveNumber('retention.olderThan', olderThan);
+  if (every !== undefined) positiveNumber('retention.every', every);
+  if (status !== undefined && status !== 'success' && status !== 'failure') {
+    throw new InvalidOptionError(`retention.status must be 'success' or 'failure'; got ${String(status)}`);
+  }
+  return retention as RetentionOptions;
 }
 
 function resolveHandler(where: string, entry: unknown, defaultStrategy: RetryStrategy): ResolvedHandler {
@@ -205,6 +257,12 @@ function nonNegativeNumber(option: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new InvalidOptionError(`${option} must be a number of milliseconds ≥ 0; got ${String(value)}`);
   }
+  return value;
+}
+
+function optionalBoolean(option: string, value: unknown, defaultValue: boolean): boolean {
+  if (value === undefined) return defaultValue;
+  if (typeof value !== 'boolean') throw new InvalidOptionError(`${option} must be true or false; got ${String(value)}`);
   return value;
 }
 

@@ -3,11 +3,13 @@ import { InvalidOptionError, SchemaNotReadyError, toError } from '../errors.js';
 import { createEmitter, errorData, type EmitLog } from '../log.js';
 import { checkSchema } from '../migrate.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
-import { claimStatement } from '../sql/jobs.js';
+import { claimStatement, notifyChannelFor } from '../sql/jobs.js';
 import { IdleWaiters } from './idle.js';
 import { runLoop } from './loop.js';
+import { Notifier } from './notifier.js';
+import { startRetention } from './retention.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
-import type { WorkerRuntime } from './run-job.js';
+import { InFlightJobs, type WorkerRuntime } from './run-batch.js';
 
 /** Options of {@link Worker.stop}. */
 export interface StopOptions {
@@ -64,10 +66,11 @@ class QueueWorker implements Worker {
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
   #shutdown = new AbortController();
-  #abandon: (waitedMs: number) => void = () => {};
+  #inFlight = new InFlightJobs();
   #idle = new IdleWaiters();
   #loops: Promise<void>[] = [];
   #removeListeners: () => void = () => {};
+  #retentionRound: () => Promise<void> = () => Promise.resolve();
 
   constructor(pool: pg.Pool, options: ResolvedWorkerOptions) {
     this.#pool = pool;
@@ -110,16 +113,16 @@ class QueueWorker implements Worker {
       this.#emit('polling-error', { during: 'start', ...errorData(toError(error)) });
     }
     this.#shutdown = new AbortController();
-    const abandoned = new Promise<number>((resolve) => (this.#abandon = resolve));
+    this.#inFlight = new InFlightJobs();
     const jobTypes = options.fallback ? null : [...options.handlers.keys()];
     const runtime: WorkerRuntime = {
       pool: this.#pool,
       options,
-      claimSql: claimStatement(options.tables, jobTypes !== null),
+      claim: claimStatement(options.tables, jobTypes !== null),
       jobTypes,
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
-      abandoned,
+      inFlight: this.#inFlight,
     };
     // stop() was called while the schema was being checked: spawn nothing.
     if (this.#state !== 'starting') return;
@@ -127,10 +130,15 @@ class QueueWorker implements Worker {
     this.#state = 'running';
     this.#emit('worker-started', {
       concurrency: options.concurrency,
+      batchSize: options.batchSize,
+      listen: options.listen,
       pollIntervalMs: options.pollInterval,
       jobTypes: jobTypes ?? 'all',
     });
     this.#loops = Array.from({ length: options.concurrency }, (_, slot) => runLoop(runtime, this.#idle, slot));
+    this.#retentionRound = options.retention
+      ? startRetention(this.#pool, options.tables, options.retention, runtime.shutdown, this.#emit)
+      : () => Promise.resolve();
   }
 
   stop(stopOptions: StopOptions = {}): Promise<void> {
@@ -154,9 +162,10 @@ class QueueWorker implements Worker {
     const loopsDone = Promise.all(this.#loops);
     let finished = await settlesWithin(loopsDone, timeout);
     if (!finished) {
-      this.#abandon(timeout);
+      this.#inFlight.abandonAll(timeout);
       finished = await settlesWithin(loopsDone, ABANDON_GRACE_MS);
     }
+    await settlesWithin(this.#retentionRound(), ABANDON_GRACE_MS);
     this.#removeListeners();
     this.#loops = [];
     this.#starting = null;
@@ -179,7 +188,15 @@ class QueueWorker implements Worker {
       });
     };
     for (const signal of signals) process.on(signal, onSignal);
+    const unsubscribe = this.#options.listen
+      ? Notifier.for(this.#pool, notifyChannelFor(this.#options.tables)).subscribe(
+          this.queue,
+          () => this.#idle.wakeOne(),
+          this.#emit,
+        )
+      : () => {};
     return () => {
+      unsubscribe();
       this.#pool.off('error', onPoolError);
       for (const signal of signals) process.off(signal, onSignal);
     };

@@ -1,6 +1,7 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { migrate, type LogData, type LogEvent, type LogFunction, type TableOptions } from 'proletarian';
+import { migrate, schemaSql, type LogData, type LogEvent, type LogFunction, type TableOptions } from 'proletarian';
 
 /** The database under test: the embedded server `npm test` starts, or DATABASE_URL. */
 export function databaseUrl(): string {
@@ -43,6 +44,17 @@ export async function createTestDatabase(options: { migrate?: boolean; poolSize?
       await pool.end();
     },
   };
+}
+
+/**
+ * Installs the schema as it was at `version`, by running schemaSql() up to
+ * that migration's section: the starting point of an upgrade test.
+ */
+export async function installSchemaVersion(db: pg.Pool | pg.Client, tables: TableOptions, version: number): Promise<void> {
+  const sql = schemaSql(tables);
+  const next = sql.indexOf(`-- Migration ${version + 1}:`);
+  assert.ok(sql.includes(`-- Migration ${version}:`), `schemaSql() has a section for migration ${version}`);
+  await db.query(next === -1 ? sql : sql.slice(0, next));
 }
 
 /** Names of the tables in `schema`, sorted. */

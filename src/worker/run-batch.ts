@@ -1,0 +1,286 @@
+import type pg from 'pg';
+import { ProletarianError, toError } from '../errors.js';
+import { errorData, type EmitLog } from '../log.js';
+import { retryDelayFor, validateRetryPolicy, type RetryStrategy } from '../retry.js';
+import { claimJobs, completeJobs, type Completion, type JobRow, type StoredError } from '../sql/jobs.js';
+import type { JobContext, JobInfo } from '../types.js';
+import { JobTransaction } from './job-transaction.js';
+import type { ResolvedHandler, ResolvedWorkerOptions } from './options.js';
+
+/** What every loop of one running worker shares. */
+export interface WorkerRuntime {
+  readonly pool: pg.Pool;
+  readonly options: ResolvedWorkerOptions;
+  readonly claim: pg.QueryConfig;
+  /** Job types to claim; null claims every type (a fallback handler exists). */
+  readonly jobTypes: readonly string[] | null;
+  readonly emit: EmitLog;
+  /** Aborted when `stop()` begins; handed to handlers as `ctx.signal`. */
+  readonly shutdown: AbortSignal;
+  /** Lets `stop()` give up on handlers that outlive its timeout. */
+  readonly inFlight: InFlightJobs;
+}
+
+/**
+ * The handlers running right now, so that `stop()` can give up on them once
+ * its timeout runs out. Each job gets a promise of its own: a race against
+ * one long-lived promise would pile up a reaction per job until shutdown.
+ */
+export class InFlightJobs {
+  #abandonedAfter: number | null = null;
+  #running = new Set<(waitedMs: number) => void>();
+
+  /** Resolves with the timeout if `stop()` gives up on this job; call `done` when it ends. */
+  watch(): { abandoned: Promise<number>; done: () => void } {
+    let abandon!: (waitedMs: number) => void;
+    const abandoned = new Promise<number>((resolve) => (abandon = resolve));
+    if (this.#abandonedAfter !== null) abandon(this.#abandonedAfter);
+    else this.#running.add(abandon);
+    return { abandoned, done: () => this.#running.delete(abandon) };
+  }
+
+  abandonAll(waitedMs: number): void {
+    this.#abandonedAfter = waitedMs;
+    for (const abandon of this.#running) abandon(waitedMs);
+    this.#running.clear();
+  }
+}
+
+/** What a batch did, for the loop's pacing. */
+export type BatchResult = { claimed: number; ran: number; handlerMs: number } | 'abandoned';
+
+/** How one job's run ended, before its batch commits. */
+type JobResult =
+  | { kind: 'completed'; job: JobInfo; completion: Completion; error?: Error }
+  | { kind: 'interrupted'; job: JobInfo; error: Error }
+  | { kind: 'abandoned' };
+
+type JobLog = { slot: number; jobId: string; jobType: string; attempt: number };
+
+/**
+ * Claims up to `limit` due jobs of the worker's queue in one transaction and
+ * runs them one after another. Each handler's writes sit under a savepoint of
+ * their own, so a failing job undoes only its own work; then one statement
+ * archives or reschedules every job of the batch, and one commit makes it all
+ * — every job's writes with its removal — durable together.
+ *
+ * Anything that goes wrong outside the handlers (database down, connection
+ * reset) rolls the whole batch back, leaving its jobs as they were, and is
+ * thrown to the loop as a polling error.
+ */
+export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: number): Promise<BatchResult> {
+  const { options, emit } = runtime;
+  const client = await runtime.pool.connect();
+  // A connection that dies while we hold it emits 'error'; unheard, that would
+  // crash the process. The failing query reports the same error to us.
+  const onConnectionError = (error: Error) => emit('connection-error', { slot, ...errorData(error) });
+  client.on('error', onConnectionError);
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const rows = await claimJobs(client, runtime.claim, options.queue, runtime.jobTypes, limit);
+    if (rows.length === 0) {
+      await client.query('COMMIT');
+      return { claimed: 0, ran: 0, handlerMs: 0 };
+    }
+
+    const results: JobResult[] = [];
+    const started = performance.now();
+    for (const row of rows) {
+      // Once stopping, jobs not yet started stay queued, untouched.
+      if (runtime.shutdown.aborted) break;
+      const result = await runJob(runtime, client, row, slot);
+      if (result.kind === 'abandoned') {
+        // Closing the connection makes PostgreSQL roll the whole batch back,
+        // even though the handler may still be using it.
+        broken = new ProletarianError('job abandoned at shutdown');
+        if (results.length > 0) emit('job-abandoned', { slot, batchJobsRolledBack: results.length });
+        return 'abandoned';
+      }
+      results.push(result);
+    }
+    const handlerMs = performance.now() - started;
+
+    const completed = results.filter((r): r is Extract<JobResult, { kind: 'completed' }> => r.kind === 'completed');
+    await completeJobs(
+      client,
+      options.tables,
+      completed.map((r) => r.completion),
+    );
+    for (const result of completed) {
+      if (result.completion.status === 'failure' && options.onFailedJob) {
+        await runFailedJobHook(runtime, client, result.job, result.error!, slot);
+      }
+    }
+    await commit(client);
+    for (const result of results) logResult(emit, result, slot);
+    return { claimed: rows.length, ran: results.length, handlerMs };
+  } catch (error) {
+    broken = toError(error);
+    throw broken;
+  } finally {
+    client.off('error', onConnectionError);
+    // A connection in an unknown state is destroyed rather than reused; the
+    // server rolls back whatever it still held.
+    client.release(broken);
+  }
+}
+
+/** Runs one claimed job's handler and decides its transition; writes nothing but the handler's own work. */
+async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow, slot: number): Promise<JobResult> {
+  const { options, emit } = runtime;
+  const entry = options.handlers.get(row.job_type) ?? options.fallback;
+  if (!entry) {
+    // Only possible if the claim filter and the handlers disagree; leave the job alone.
+    throw new ProletarianError(`claimed a job of type "${row.job_type}" that this worker has no handler for`);
+  }
+  const job: JobInfo = {
+    jobId: row.job_id,
+    jobType: row.job_type,
+    queue: row.queue,
+    payload: row.payload,
+    attempt: row.attempts + 1,
+    enqueuedAt: row.enqueued_at,
+    processAt: row.process_at,
+  };
+  const transaction = new JobTransaction(client);
+  if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
+  const watch = runtime.inFlight.watch();
+  const result = await Promise.race([
+    runHandler(entry, job, jobContext(runtime, job, transaction, slot)),
+    watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
+  ]);
+  watch.done();
+  transaction.close();
+  if ('abandonedAfter' in result) {
+    emit('job-abandoned', { ...logOf(job, slot), waitedMs: result.abandonedAfter });
+    return { kind: 'abandoned' };
+  }
+
+  let failure = result.error;
+  if (!failure) {
+    try {
+      await transaction.keepHandlerWork();
+      return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'success' } };
+    } catch (error) {
+      // The handler returned normally but left its part of the transaction
+      // unusable: it caught a failed query.
+      failure = new ProletarianError(
+        `the job could not be completed after its handler returned: ${toError(error).message} ` +
+          "(did the handler catch a failed query? a failed query aborts the job's transaction)",
+        { cause: error },
+      );
+    }
+  }
+
+  await transaction.rollbackHandlerWork();
+  if (runtime.shutdown.aborted) {
+    // Most likely the handler gave up because of ctx.signal: a shutdown, not a
+    // fault of the job, so it stays queued and no attempt is counted.
+    return { kind: 'interrupted', job, error: failure };
+  }
+  const error: StoredError = { name: failure.name, message: failure.message, stack: failure.stack, attempt: job.attempt };
+  const delay = retryDelay(entry.retryStrategy, job, failure, emit, logOf(job, slot));
+  const completion: Completion =
+    delay === null
+      ? { jobId: job.jobId, status: 'failure', error }
+      : { jobId: job.jobId, status: 'retry', delayMs: delay, error };
+  return { kind: 'completed', job, completion, error: failure };
+}
+
+async function runHandler(
+  entry: ResolvedHandler,
+  job: JobInfo,
+  ctx: JobContext,
+): Promise<{ error?: Error | undefined }> {
+  try {
+    await entry.handler(job.payload, ctx);
+    return {};
+  } catch (thrown) {
+    return { error: toError(thrown) };
+  }
+}
+
+function jobContext(runtime: WorkerRuntime, job: JobInfo, transaction: JobTransaction, slot: number): JobContext {
+  // Built field by field: this runs for every job, and a spread costs more.
+  return {
+    jobId: job.jobId,
+    jobType: job.jobType,
+    queue: job.queue,
+    payload: job.payload,
+    attempt: job.attempt,
+    enqueuedAt: job.enqueuedAt,
+    processAt: job.processAt,
+    db: transaction.db,
+    signal: runtime.shutdown,
+    log: (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message }),
+  };
+}
+
+function logOf(job: JobInfo, slot: number): JobLog {
+  return { slot, jobId: job.jobId, jobType: job.jobType, attempt: job.attempt };
+}
+
+/** Logged after the commit, so the log never tells of work that was rolled back. */
+function logResult(emit: EmitLog, result: JobResult, slot: number): void {
+  if (result.kind === 'abandoned') return;
+  if (result.kind === 'interrupted') {
+    emit('job-interrupted', { ...logOf(result.job, slot), ...errorData(result.error) });
+    return;
+  }
+  const { completion } = result;
+  if (completion.status === 'success') {
+    if (emit.enabled('job-succeeded')) emit('job-succeeded', logOf(result.job, slot));
+    return;
+  }
+  const jobLog = logOf(result.job, slot);
+  if (completion.status === 'retry') {
+    emit('job-retry-scheduled', { ...jobLog, delayMs: completion.delayMs, ...errorData(result.error!) });
+  } else emit('job-failed', { ...jobLog, ...errorData(result.error!) });
+}
+
+/**
+ * COMMIT on an aborted transaction "succeeds" as a ROLLBACK; a batch that
+ * silently rolls back runs again forever, so that is an error here.
+ */
+async function commit(client: pg.PoolClient): Promise<void> {
+  const result = await client.query('COMMIT');
+  if (result.command !== 'COMMIT') {
+    throw new ProletarianError(`the batch's transaction was rolled back at commit (${result.command})`);
+  }
+}
+
+/** The delay before the next attempt, or null when the job has failed for good. */
+function retryDelay(strategy: RetryStrategy, job: JobInfo, error: Error, emit: EmitLog, jobLog: JobLog): number | null {
+  try {
+    const policy = typeof strategy === 'function' ? strategy(job, error) : strategy;
+    if (policy === null || policy === undefined) return null;
+    return retryDelayFor(validateRetryPolicy("the retry strategy's result", policy), job.attempt);
+  } catch (strategyError) {
+    // A broken strategy must not wedge the job in a retry loop: fail it, loudly.
+    emit('retry-strategy-error', { ...jobLog, ...errorData(toError(strategyError)) });
+    return null;
+  }
+}
+
+async function runFailedJobHook(
+  runtime: WorkerRuntime,
+  client: pg.PoolClient,
+  job: JobInfo,
+  error: Error,
+  slot: number,
+): Promise<void> {
+  const hookTransaction = new JobTransaction(client);
+  try {
+    await runtime.options.onFailedJob!(job, error, jobContext(runtime, job, hookTransaction, slot));
+    // Fails if the hook caught a failed query: its part of the transaction is
+    // then aborted, and committing would silently undo the archiving.
+    await hookTransaction.keepHandlerWork();
+  } catch (hookError) {
+    // The job stays archived as failed; only the hook's own writes are undone.
+    await hookTransaction.rollbackHandlerWork();
+    runtime.emit('failed-job-hook-error', { ...logOf(job, slot), ...errorData(toError(hookError)) });
+  } finally {
+    hookTransaction.close();
+  }
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createWorker, enqueueMany, silentLogger, type Worker } from 'proletarian';
+import { addEffectsTable, createTestDatabase, waitFor, type TestDatabase } from './helpers/database.js';
+
+describe('worker: batches', () => {
+  let db: TestDatabase;
+  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
+  before(async () => {
+    db = await createTestDatabase();
+    effects = await addEffectsTable(db);
+  });
+  after(() => db.close());
+
+  const newQueue = () => `q-${Math.random().toString(36).slice(2)}`;
+  const queuedCount = async (queue: string) =>
+    Number((await db.rows<{ n: string }>(`SELECT count(*) AS n FROM "${db.schema}".job WHERE queue = $1`, [queue]))[0]!.n);
+
+  it("keeps a failing job's neighbours in the batch: their writes commit, its own do not", async () => {
+    const queue = newQueue();
+    const total = 60;
+    const ids = await enqueueMany(
+      db.pool,
+      Array.from({ length: total }, (_, i) => ({ jobType: 'job', payload: i, queue })),
+      db.tables,
+    );
+    const transactionOf = new Map<number, string>();
+    const runs = new Map<number, number>();
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      batchSize: 20,
+      retryStrategy: { retries: 1, delays: [60_000] },
+      handlers: {
+        job: async (payload, ctx) => {
+          const i = payload as number;
+          runs.set(i, (runs.get(i) ?? 0) + 1);
+          await ctx.db.query(`INSERT INTO "${db.schema}".effects VALUES ($1, $2)`, [ctx.jobId, `job ${i}`]);
+          const { rows } = await ctx.db.query<{ tx: string }>('SELECT txid_current()::text AS tx');
+          transactionOf.set(i, rows[0]!.tx);
+          if (i % 7 === 3) throw new Error(`job ${i} fails`);
+        },
+      },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => runs.size === total && (await queuedCount(queue)) === Math.ceil((total - 3) / 7), {
+        what: 'every job to run once',
+      });
+    } finally {
+      await worker.stop();
+    }
+    // Jobs really shared transactions: batches grew past one job.
+    const batches = new Map<string, number[]>();
+    for (const [i, tx] of transactionOf) batches.set(tx, [...(batches.get(tx) ?? []), i]);
+    const mixed = [...batches.values()].filter((jobs) => jobs.some((i) => i % 7 === 3) && jobs.some((i) => i % 7 !== 3));
+    assert.ok(mixed.length > 0, `some batch mixed failures and successes: ${JSON.stringify([...batches.values()])}`);
+    assert.ok([...runs.values()].every((n) => n === 1), 'no job ran twice');
+
+    for (let i = 0; i < total; i++) {
+      const jobId = ids[i]!;
+      if (i % 7 === 3) {
+        assert.deepEqual(await effects(jobId), [], `failed job ${i} kept no writes`);
+        const [row] = await db.rows<{ attempts: number }>(`SELECT attempts FROM "${db.schema}".job WHERE job_id = $1`, [
+          jobId,
+        ]);
+        assert.equal(row?.attempts, 1, `failed job ${i} recorded its attempt`);
+      } else {
+        assert.deepEqual(await effects(jobId), [{ note: `job ${i}` }], `job ${i} committed its write`);
+      }
+    }
+  });
+
+  it('runs one job per transaction with batchSize 1', async () => {
+    const queue = newQueue();
+    await enqueueMany(db.pool, Array.from({ length: 10 }, () => ({ jobType: 'job', payload: null, queue })), db.tables);
+    const transactions = new Set<string>();
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      batchSize: 1,
+      handlers: {
+        job: async (_payload, ctx) => {
+          transactions.add((await ctx.db.query<{ tx: string }>('SELECT txid_current()::text AS tx')).rows[0]!.tx);
+        },
+      },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await queuedCount(queue)) === 0, { what: 'the queue to drain' });
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(transactions.size, 10);
+  });
+
+  it('on stop, commits the jobs of the batch that ran and leaves the rest queued, untouched', async () => {
+    const queue = newQueue();
+    const total = 200;
+    await enqueueMany(db.pool, Array.from({ length: total }, (_, i) => ({ jobType: 'job', payload: i, queue })), db.tables);
+    const ran = new Set<number>();
+    let worker: Worker | undefined;
+    let stopping: Promise<void> | undefined;
+    worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      batchSize: 50,
+      handlers: {
+        job: (payload) => {
+          ran.add(payload as number);
+          if (ran.size === 120) stopping = worker!.stop();
+        },
+      },
+    });
+    await worker.start();
+    await waitFor(() => stopping !== undefined, { what: 'the stop from inside a handler' });
+    await stopping;
+    const [counts] = await db.rows<{ archived: string; queued: string; touched: string }>(
+      `SELECT (SELECT count(*) FROM "${db.schema}".archived_job WHERE queue = $1) AS archived,
+              (SELECT count(*) FROM "${db.schema}".job WHERE queue = $1) AS queued,
+              (SELECT count(*) FROM "${db.schema}".job WHERE queue = $1 AND (attempts > 0 OR last_error IS NOT NULL)) AS touched`,
+      [queue],
+    );
+    assert.equal(Number(counts!.archived), ran.size, 'every job that ran is archived');
+    assert.equal(Number(counts!.archived) + Number(counts!.queued), total, 'no job lost');
+    assert.equal(Number(counts!.touched), 0, 'jobs that did not run are untouched');
+    assert.ok(Number(counts!.queued) > 0);
+  });
+});
