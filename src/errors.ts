@@ -47,6 +47,20 @@ export class NonErrorThrownError extends ProletarianError {
   }
 }
 
+/**
+ * A handler ran longer than its job type's `timeout`. Its `ctx.signal` was
+ * aborted with this error, its writes were rolled back, and the attempt
+ * failed like any other (the retry strategy decides what happens next).
+ */
+export class JobTimeoutError extends ProletarianError {
+  override name = 'JobTimeoutError';
+  readonly timeoutMs: number;
+  constructor(jobType: string, timeoutMs: number) {
+    super(`job of type "${jobType}" timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** `ctx.db` was used after its job had finished; the connection belongs to someone else by then. */
 export class JobFinishedError extends ProletarianError {
   override name = 'JobFinishedError';

@@ -59,4 +59,5 @@ export {
   MigrationError,
   NonErrorThrownError,
   JobFinishedError,
+  JobTimeoutError,
 } from './errors.js';

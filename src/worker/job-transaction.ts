@@ -3,6 +3,7 @@ import { JobFinishedError } from '../errors.js';
 import type { JobDb } from '../types.js';
 
 const SAVEPOINT = 'proletarian_handler';
+const QUERY_CANCELED = '57014';
 
 /**
  * The handler's view of its job's transaction.
@@ -16,6 +17,7 @@ export class JobTransaction {
   #client: pg.ClientBase;
   #open = true;
   #savepoint = false;
+  #inFlight = 0;
 
   readonly db: JobDb;
 
@@ -35,7 +37,13 @@ export class JobTransaction {
         // fails, that query fails with it and the attempt fails.
         this.#client.query(`SAVEPOINT ${SAVEPOINT}`).catch(() => {});
       }
-      return (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
+      const result = (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
+      if (result instanceof Promise) {
+        this.#inFlight++;
+        const settled = () => void this.#inFlight--;
+        result.then(settled, settled);
+      }
+      return result;
     };
     this.db = { query: query as JobDb['query'] };
   }
@@ -43,6 +51,11 @@ export class JobTransaction {
   /** Whether the handler wrote (or read) anything through `db`. */
   get used(): boolean {
     return this.#savepoint;
+  }
+
+  /** Whether a query the handler sent through `db` is still running. */
+  get querying(): boolean {
+    return this.#inFlight > 0;
   }
 
   /** Ends the handler's access; later queries through `db` throw {@link JobFinishedError}. */
@@ -60,8 +73,15 @@ export class JobTransaction {
    * The savepoint is released too, so the next job of the batch starts clean.
    */
   async rollbackHandlerWork(): Promise<void> {
-    if (this.#savepoint) {
-      await this.#client.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
+    if (!this.#savepoint) return;
+    const rollback = `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`;
+    try {
+      await this.#client.query(rollback);
+    } catch (error) {
+      // A cancel request aimed at a timed-out handler's query can land on
+      // this statement instead when the query ended just before it arrived.
+      if ((error as { code?: string }).code !== QUERY_CANCELED) throw error;
+      await this.#client.query(rollback);
     }
   }
 }

@@ -12,6 +12,8 @@ export interface JobDefinition<T extends string = string> {
   handler: JobHandler<T>;
   /** Overrides the worker's `retryStrategy` for this job type. */
   retryStrategy?: RetryStrategy;
+  /** Overrides the worker's `jobTimeout` for this job type, in ms. */
+  timeout?: number;
 }
 
 /** The `handlers` map: a handler function or a {@link JobDefinition} per job type. */
@@ -68,6 +70,15 @@ export interface WorkerOptions extends TableOptions {
   pollInterval?: number;
   /** Retries for every job type that names none of its own. @defaultValue {@link exponentialBackoff}`()`: 5 retries, 1 s doubling */
   retryStrategy?: RetryStrategy;
+  /**
+   * Longest a handler may run, in ms, for job types that set no `timeout` of
+   * their own. When it runs out, `ctx.signal` is aborted with a
+   * `JobTimeoutError`, a query the handler has running is cancelled, its
+   * writes are rolled back, and the attempt fails (and is retried as usual) —
+   * even if the handler ignores the signal and goes on.
+   * @defaultValue none
+   */
+  jobTimeout?: number;
   /** Called after a job's final failure; if it throws, the job is still archived as failed and the error logged. */
   onFailedJob?: FailedJobHook;
   /** Called with each error met while polling, besides logging it; the worker keeps polling with backoff. */
@@ -95,6 +106,8 @@ export interface WorkerOptions extends TableOptions {
 export interface ResolvedHandler {
   handler: JobHandler<string>;
   retryStrategy: RetryStrategy;
+  /** Milliseconds, or null for no limit. */
+  timeout: number | null;
 }
 
 export interface ResolvedWorkerOptions {
@@ -124,6 +137,7 @@ const KNOWN_OPTIONS = new Set([
   'listen',
   'pollInterval',
   'retryStrategy',
+  'jobTimeout',
   'onFailedJob',
   'onPollingError',
   'log',
@@ -150,6 +164,10 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     options.retryStrategy === undefined
       ? defaultRetryStrategy
       : validateRetryStrategy('retryStrategy', options.retryStrategy);
+  const defaults: HandlerDefaults = {
+    retryStrategy: defaultStrategy,
+    timeout: options.jobTimeout === undefined ? null : positiveNumber('jobTimeout', options.jobTimeout),
+  };
 
   const handlers = new Map<string, ResolvedHandler>();
   if (options.handlers === null || typeof options.handlers !== 'object' || Array.isArray(options.handlers)) {
@@ -158,12 +176,12 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
   for (const [jobType, entry] of Object.entries(options.handlers as Record<string, unknown>)) {
     if (entry === undefined) continue;
     validateName('job type', jobType);
-    handlers.set(jobType, resolveHandler(`handlers[${JSON.stringify(jobType)}]`, entry, defaultStrategy));
+    handlers.set(jobType, resolveHandler(`handlers[${JSON.stringify(jobType)}]`, entry, defaults));
   }
   const fallback =
     options.fallbackHandler === undefined
       ? null
-      : resolveHandler('fallbackHandler', options.fallbackHandler, defaultStrategy);
+      : resolveHandler('fallbackHandler', options.fallbackHandler, defaults);
   if (handlers.size === 0 && !fallback) {
     throw new InvalidOptionError('a worker needs at least one entry in handlers (or a fallbackHandler)');
   }
@@ -204,26 +222,37 @@ function resolveRetention(retention: unknown): RetentionOptions | null {
   return retention as RetentionOptions;
 }
 
-function resolveHandler(where: string, entry: unknown, defaultStrategy: RetryStrategy): ResolvedHandler {
+interface HandlerDefaults {
+  retryStrategy: RetryStrategy;
+  timeout: number | null;
+}
+
+const DEFINITION_KEYS = new Set(['handler', 'retryStrategy', 'timeout']);
+
+function resolveHandler(where: string, entry: unknown, defaults: HandlerDefaults): ResolvedHandler {
   if (typeof entry === 'function') {
-    return { handler: entry as JobHandler<string>, retryStrategy: defaultStrategy };
+    return { handler: entry as JobHandler<string>, ...defaults };
   }
   if (entry !== null && typeof entry === 'object' && typeof (entry as JobDefinition).handler === 'function') {
     const definition = entry as JobDefinition;
     for (const key of Object.keys(definition)) {
-      if (key !== 'handler' && key !== 'retryStrategy') {
-        throw new InvalidOptionError(`${where}: unknown option "${key}"; known options: handler, retryStrategy`);
+      if (!DEFINITION_KEYS.has(key)) {
+        throw new InvalidOptionError(
+          `${where}: unknown option "${key}"; known options: ${[...DEFINITION_KEYS].join(', ')}`,
+        );
       }
     }
     return {
       handler: definition.handler as JobHandler<string>,
       retryStrategy:
         definition.retryStrategy === undefined
-          ? defaultStrategy
+          ? defaults.retryStrategy
           : validateRetryStrategy(`${where}.retryStrategy`, definition.retryStrategy),
+      timeout:
+        definition.timeout === undefined ? defaults.timeout : positiveNumber(`${where}.timeout`, definition.timeout),
     };
   }
-  throw new InvalidOptionError(`${where} must be a function or { handler, retryStrategy? }`);
+  throw new InvalidOptionError(`${where} must be a function or { handler, retryStrategy?, timeout? }`);
 }
 
 function resolveLogger(log: unknown): Logger {

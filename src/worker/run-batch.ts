@@ -1,9 +1,10 @@
 import type pg from 'pg';
-import { ProletarianError, toError } from '../errors.js';
+import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { retryDelayFor, validateRetryPolicy, type RetryStrategy } from '../retry.js';
 import { claimJobs, completeJobs, type Completion, type JobRow, type StoredError } from '../sql/jobs.js';
 import type { JobContext, JobInfo } from '../types.js';
+import { cancelRunningQuery } from './cancel-query.js';
 import { JobTransaction } from './job-transaction.js';
 import type { ResolvedHandler, ResolvedWorkerOptions } from './options.js';
 
@@ -146,16 +147,22 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
   const transaction = new JobTransaction(client);
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
   const watch = runtime.inFlight.watch();
+  const deadline = entry.timeout === null ? null : startDeadline(entry.timeout, job.jobType, runtime.shutdown);
   const result = await Promise.race([
-    runHandler(entry, job, jobContext(runtime, job, transaction, slot)),
+    runHandler(entry, job, jobContext(runtime, job, transaction, slot, deadline?.signal ?? runtime.shutdown)),
     watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
+    ...(deadline ? [deadline.expired.then((error) => ({ error }))] : []),
   ]);
   watch.done();
+  deadline?.clear();
   transaction.close();
   if ('abandonedAfter' in result) {
     emit('job-abandoned', { ...logOf(job, slot), waitedMs: result.abandonedAfter });
     return { kind: 'abandoned' };
   }
+  // A handler that outlived its timeout may still have a query running on
+  // the batch's connection; it must end before the savepoint can be undone.
+  if (result.error instanceof JobTimeoutError && transaction.querying) await cancelRunningQuery(client);
 
   let failure = result.error;
   if (!failure) {
@@ -201,7 +208,44 @@ async function runHandler(
   }
 }
 
-function jobContext(runtime: WorkerRuntime, job: JobInfo, transaction: JobTransaction, slot: number): JobContext {
+/**
+ * A job's time limit: `expired` settles with a {@link JobTimeoutError} when
+ * it runs out, and `signal` — the handler's `ctx.signal` — aborts then, or at
+ * shutdown, whichever comes first.
+ */
+function startDeadline(
+  timeoutMs: number,
+  jobType: string,
+  shutdown: AbortSignal,
+): { signal: AbortSignal; expired: Promise<JobTimeoutError>; clear: () => void } {
+  const controller = new AbortController();
+  const onShutdown = () => controller.abort(shutdown.reason);
+  shutdown.addEventListener('abort', onShutdown, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<JobTimeoutError>((resolve) => {
+    timer = setTimeout(() => {
+      const error = new JobTimeoutError(jobType, timeoutMs);
+      controller.abort(error);
+      resolve(error);
+    }, timeoutMs);
+  });
+  return {
+    signal: controller.signal,
+    expired,
+    clear: () => {
+      clearTimeout(timer);
+      shutdown.removeEventListener('abort', onShutdown);
+    },
+  };
+}
+
+function jobContext(
+  runtime: WorkerRuntime,
+  job: JobInfo,
+  transaction: JobTransaction,
+  slot: number,
+  signal: AbortSignal = runtime.shutdown,
+): JobContext {
   // Built field by field: this runs for every job, and a spread costs more.
   return {
     jobId: job.jobId,
@@ -212,7 +256,7 @@ function jobContext(runtime: WorkerRuntime, job: JobInfo, transaction: JobTransa
     enqueuedAt: job.enqueuedAt,
     processAt: job.processAt,
     db: transaction.db,
-    signal: runtime.shutdown,
+    signal,
     log: (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message }),
   };
 }
