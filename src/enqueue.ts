@@ -1,14 +1,23 @@
 import { InvalidOptionError, ProletarianError, SchemaNotReadyError } from './errors.js';
 import { newJobId } from './job-id.js';
 import { requireQueryable } from './queryable.js';
-import { serializePayload, validateName } from './payload.js';
+import { requirePayloadSize, serializePayload, validateName } from './payload.js';
 import { insertJob, insertJobs, notifyChannelFor, type NewJob } from './sql/jobs.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
 import { resolveTables, type TableOptions, type Tables } from './tables.js';
 import type { JobType, PayloadOf, Queryable } from './types.js';
 
+/** Options shared by {@link enqueue} and {@link enqueueMany}. */
+export interface EnqueueLimits extends TableOptions {
+  /**
+   * Refuse a payload larger than this many bytes of JSON with an
+   * `InvalidPayloadError`, before anything is written. @defaultValue no limit
+   */
+  maxPayloadBytes?: number;
+}
+
 /** Options of {@link enqueue}. */
-export interface EnqueueOptions extends TableOptions {
+export interface EnqueueOptions extends EnqueueLimits {
   /** Queue to put the job on. @defaultValue `'default'` */
   queue?: string;
   /** Run no earlier than this instant. A time in the past means now. Wins over `processIn`. */
@@ -50,7 +59,7 @@ export async function enqueue<T extends JobType>(
 ): Promise<string> {
   requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
   const tables = resolveTables(options);
-  const job = newJob(jobType, payload, options, '');
+  const job = newJob(jobType, payload, options, maxPayloadBytesOf(options), '');
   await runInsert(tables, () => insertJob(db, tables, job));
   return job.jobId;
 }
@@ -63,18 +72,19 @@ export async function enqueue<T extends JobType>(
 export async function enqueueMany(
   db: Queryable,
   jobs: readonly JobSpec[],
-  options: TableOptions = {},
+  options: EnqueueLimits = {},
 ): Promise<string[]> {
   requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
   const tables = resolveTables(options);
   if (!Array.isArray(jobs)) {
     throw new InvalidOptionError('enqueueMany expects an array of { jobType, payload, queue?, processAt?, processIn? }');
   }
+  const maxPayloadBytes = maxPayloadBytesOf(options);
   const newJobs = jobs.map((spec: JobSpec, index) => {
     if (spec === null || typeof spec !== 'object') {
       throw new InvalidOptionError(`jobs[${index}] must be an object { jobType, payload, ... }`);
     }
-    return newJob(spec.jobType, spec.payload, spec, `jobs[${index}]: `);
+    return newJob(spec.jobType, spec.payload, spec, maxPayloadBytes, `jobs[${index}]: `);
   });
   if (newJobs.length === 0) return [];
   await runInsert(tables, () => insertJobs(db, tables, newJobs));
@@ -91,10 +101,19 @@ export function notifyChannel(options: TableOptions = {}): string {
   return notifyChannelFor(resolveTables(options));
 }
 
+function maxPayloadBytesOf(options: EnqueueLimits): number | undefined {
+  const max = options.maxPayloadBytes;
+  if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)) {
+    throw new InvalidOptionError(`maxPayloadBytes must be a whole number ≥ 1; got ${String(max)}`);
+  }
+  return max;
+}
+
 function newJob(
   jobType: unknown,
   payload: unknown,
   options: { queue?: string; processAt?: Date; processIn?: number },
+  maxPayloadBytes: number | undefined,
   where: string,
 ): NewJob {
   const at = (error: Error) => {
@@ -113,11 +132,13 @@ function newJob(
     if (processIn !== undefined && processIn > MAX_PROCESS_IN_MS) {
       throw new InvalidOptionError(`processIn must be at most 100 years (${MAX_PROCESS_IN_MS} ms); got ${processIn}`);
     }
+    const payloadJson = serializePayload(payload);
+    requirePayloadSize(payloadJson, maxPayloadBytes);
     return {
       jobId: newJobId(),
       jobType: validateName('job type', jobType),
       queue: validateName('queue', options.queue ?? DEFAULT_QUEUE),
-      payloadJson: serializePayload(payload),
+      payloadJson,
       // Any past time means "now"; clamping keeps ancient dates inside PostgreSQL's range.
       processAt: processAt === undefined ? null : processAt.getTime() < 0 ? new Date(0) : processAt,
       // Likewise a negative delay; it also keeps huge negative numbers inside interval's range.

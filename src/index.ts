@@ -8,6 +8,7 @@ export {
   notifyChannel,
   DEFAULT_QUEUE,
   type EnqueueOptions,
+  type EnqueueLimits,
   type JobSpec,
 } from './enqueue.js';
 export { createWorker, type Worker, type WorkerState, type StopOptions } from './worker/worker.js';

@@ -81,6 +81,12 @@ export function serializePayload(payload: unknown): string {
           break;
         }
         case 'object':
+          if (value !== null && !Array.isArray(value) && isPollutingKey(value as Record<string, unknown>)) {
+            throw new InvalidPayloadError(
+              `payload has a "__proto__" key (or constructor.prototype) at ${path}; such keys can pollute ` +
+                'object prototypes in code that merges payloads, so they are refused',
+            );
+          }
           if (value instanceof Map || value instanceof Set || value instanceof WeakMap || value instanceof WeakSet) {
             throw new InvalidPayloadError(
               `payload contains a ${value.constructor.name} at ${path}, which JSON would store as {}; convert it to an object or array`,
@@ -106,4 +112,39 @@ export function serializePayload(payload: unknown): string {
     throw new InvalidPayloadError('payload serializes to nothing (undefined); pass null or an object instead');
   }
   return json;
+}
+
+/** A payload object key that prototype-pollution attacks use. */
+function isPollutingKey(object: Record<string, unknown>): boolean {
+  if (Object.prototype.hasOwnProperty.call(object, '__proto__')) return true;
+  const constructor = Object.prototype.hasOwnProperty.call(object, 'constructor') ? object['constructor'] : undefined;
+  return constructor !== null && typeof constructor === 'object' && 'prototype' in constructor;
+}
+
+/**
+ * Decodes a stored payload for a handler. `JSON.parse` itself never touches
+ * prototypes, but handlers hand payloads to merge utilities that do, so keys
+ * that could pollute (`__proto__`, `constructor.prototype`) are dropped. They
+ * can only come from rows written by other means than `enqueue`, which
+ * refuses them; the cheap text check keeps the common case a plain parse.
+ */
+export function decodePayload(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  if (!text.includes('__proto__') && !text.includes('"constructor"')) return value;
+  return JSON.parse(text, function dropPollutingKeys(this: Record<string, unknown>, key: string, child: unknown) {
+    if (key === '__proto__') return undefined;
+    if (key === 'constructor' && child !== null && typeof child === 'object' && 'prototype' in child) return undefined;
+    return child;
+  });
+}
+
+/** Throws unless the serialized payload fits in `maxBytes`. */
+export function requirePayloadSize(json: string, maxBytes: number | undefined): void {
+  if (maxBytes === undefined) return;
+  // Cheap bound first: a UTF-8 byte is at least one UTF-16 unit, at most three.
+  if (json.length * 3 <= maxBytes) return;
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes) {
+    throw new InvalidPayloadError(`payload is ${bytes} bytes as JSON, more than maxPayloadBytes (${maxBytes})`);
+  }
 }

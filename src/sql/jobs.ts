@@ -7,12 +7,12 @@ import type { Queryable } from '../types.js';
 // All SQL that changes the job and archived-job tables lives here. Statement
 // texts are built once per set of tables.
 
-/** A job row as claimed from the job table. */
+/** A job row as claimed from the job table; the payload as JSON text, decoded by the worker. */
 export interface JobRow {
   job_id: string;
   queue: string;
   job_type: string;
-  payload: unknown;
+  payload: string;
   attempts: number;
   enqueued_at: Date;
   process_at: Date;
@@ -164,7 +164,7 @@ export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob
  * vanish with its connection.
  */
 export function claimStatement(t: Tables, filterByType: boolean): pg.QueryConfig {
-  const text = `SELECT job_id, queue, job_type, payload, attempts, enqueued_at, process_at
+  const text = `SELECT job_id, queue, job_type, payload::text AS payload, attempts, enqueued_at, process_at
     FROM ${t.job}
     WHERE queue = $1 AND process_at <= now()${filterByType ? ' AND job_type = ANY($3::text[])' : ''}
     ORDER BY process_at, job_id

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
+import { decodePayload } from '../payload.js';
 import { retryDelayFor, validateRetryPolicy, type RetryStrategy } from '../retry.js';
 import { claimJobs, completeJobs, type Completion, type JobRow, type StoredError } from '../sql/jobs.js';
 import type { JobContext, JobInfo } from '../types.js';
@@ -139,7 +140,7 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
     jobId: row.job_id,
     jobType: row.job_type,
     queue: row.queue,
-    payload: row.payload,
+    payload: decodePayload(row.payload),
     attempt: row.attempts + 1,
     enqueuedAt: row.enqueued_at,
     processAt: row.process_at,
