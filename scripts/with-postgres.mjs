@@ -44,18 +44,21 @@ const MAX_SOCKET_PATH = 107;
  * process is killed by a signal, so scripts that may be interrupted should
  * handle SIGINT/SIGTERM themselves and call stop().
  *
- * @param {{ signal?: AbortSignal, detached?: boolean }} [options]
+ * @param {{ signal?: AbortSignal, detached?: boolean, durable?: boolean }} [options]
  *   signal: aborting cancels a pending start (everything started so far is
  *   stopped and deleted).
  *   detached: run postgres in its own process group, so a Ctrl-C in the
  *   terminal does not reach it (default false, so that an interrupted
  *   importer without signal handling does not leave a server running; the
  *   CLI sets it, as it forwards signals and stops postgres itself).
+ *   durable: acknowledge commits only once their WAL is written, so they
+ *   survive a crash of the server (default false: faster).
  * @returns {Promise<{ url: string, port: number, version: string,
- *   dataDir: string, stop: () => Promise<void> }>}
+ *   dataDir: string, logFile: string, stop: () => Promise<void>,
+ *   restart: (mode?: 'fast' | 'immediate') => Promise<void> }>}
  */
 export async function startEmbeddedPostgres(options = {}) {
-  const { signal, detached = false } = options;
+  const { signal, detached = false, durable = false } = options;
   signal?.throwIfAborted();
 
   const bins = await loadBinaries();
@@ -104,7 +107,7 @@ export async function startEmbeddedPostgres(options = {}) {
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       const port = await getFreePort();
-      server = startServer(native.postgres, dataDir, port, tmpRoot, { ...spawnOpts, detached });
+      server = startServer(native.postgres, dataDir, port, tmpRoot, { ...spawnOpts, detached }, durable);
       try {
         await waitUntilReady(server, port, signal);
       } catch (err) {
@@ -129,6 +132,22 @@ export async function startEmbeddedPostgres(options = {}) {
         stop() {
           stopping ??= cleanup();
           return stopping;
+        },
+        /**
+         * Restarts the server on the same data folder and port: 'fast' shuts
+         * down cleanly (SIGINT), 'immediate' crashes it (SIGQUIT: no
+         * checkpoint; the next start replays the WAL).
+         */
+        async restart(mode = 'fast') {
+          if (stopping) throw new Error(`${TAG} cannot restart a stopped server`);
+          await stopProcess(server.child, mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
+          server = startServer(native.postgres, dataDir, port, tmpRoot, { ...spawnOpts, detached }, durable);
+          await waitUntilReady(server, port);
+          server.child.unref();
+        },
+        /** Where the server writes its log. */
+        get logFile() {
+          return server.logFile;
         },
       };
     }
@@ -347,11 +366,11 @@ function runInitdb(initdb, dataDir, spawnOpts) {
   });
 }
 
-function startServer(postgresBin, dataDir, port, tmpRoot, spawnOpts) {
+function startServer(postgresBin, dataDir, port, tmpRoot, spawnOpts, durable = false) {
   // Unix socket in the data folder, unless that path would be too long.
   const socketDir = Buffer.byteLength(path.join(dataDir, `.s.PGSQL.${port}`)) <= MAX_SOCKET_PATH ? dataDir : '';
   const logFile = path.join(tmpRoot, `postgres-${port}.log`);
-  const logFd = fs.openSync(logFile, 'w');
+  const logFd = fs.openSync(logFile, 'a');
   try {
     const child = spawn(postgresBin, [
       '-D', dataDir,
@@ -359,7 +378,10 @@ function startServer(postgresBin, dataDir, port, tmpRoot, spawnOpts) {
       '-k', socketDir,
       '-c', 'listen_addresses=127.0.0.1',
       '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
+      // A commit is acknowledged only once its WAL reached the OS, so it
+      // survives a crash of the server (not of the machine): what tests that
+      // kill PostgreSQL need. Otherwise speed wins.
+      '-c', `synchronous_commit=${durable ? 'on' : 'off'}`,
       '-c', 'full_page_writes=off',
       '-c', 'max_connections=200',
     ], {
@@ -426,7 +448,7 @@ function isRunning(child) {
 
 // SIGINT = "fast shutdown" (disconnect clients, checkpoint, exit); SIGKILL if
 // that takes longer than STOP_TIMEOUT_MS.
-async function stopProcess(child) {
+async function stopProcess(child, stopSignal = 'SIGINT') {
   if (!isRunning(child)) return;
   child.ref(); // keep the process alive until postgres has exited
   const exitedWithin = async (ms) => {
@@ -438,7 +460,7 @@ async function stopProcess(child) {
       clearTimeout(timer);
     }
   };
-  child.kill('SIGINT');
+  child.kill(stopSignal);
   if (!await exitedWithin(STOP_TIMEOUT_MS)) {
     child.kill('SIGKILL');
     await exitedWithin(5000);

@@ -34,6 +34,10 @@ export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {
   const tables = resolveTables(options);
   const pooled = isPool(db);
   const client: pg.ClientBase = pooled ? await db.connect() : db;
+  // A pooled client whose connection dies emits 'error', which would crash
+  // the process unheard; the failing query reports it to us anyway.
+  const ignore = () => {};
+  if (pooled) client.on('error', ignore);
   let failed = false;
   try {
     // Up to date is the common case at start-up: answer it with one read, which
@@ -70,7 +74,10 @@ export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {
     if (error instanceof MigrationError) throw error;
     throw new MigrationError(`migrating ${tables.schema} failed: ${(error as Error).message}`, { cause: error });
   } finally {
-    if (pooled) (client as pg.PoolClient).release(failed);
+    if (pooled) {
+      client.off('error', ignore);
+      (client as pg.PoolClient).release(failed);
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import { runNextBatch, type WorkerRuntime } from './run-batch.js';
 // Backoff after polling errors starts at the poll interval and doubles, but
 // never waits longer than this: a restarted database should see work resume
 // within seconds, not minutes.
-const MAX_ERROR_BACKOFF_MS = 5_000;
+const MAX_ERROR_BACKOFF_MS = 2_000;
 
 /**
  * One of a worker's `concurrency` loops: run batches of due jobs back to
