@@ -1,4 +1,4 @@
--- Proletarian schema, version 2: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 3: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -59,3 +59,10 @@ INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (1, 'initial s
 CREATE INDEX "archived_job_finished_at_idx" ON "proletarian"."archived_job" (finished_at);
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (2, 'archive retention index');
+
+-- Migration 3: job leases
+ALTER TABLE "proletarian"."job"
+  ADD COLUMN locked_by text,
+  ADD COLUMN abandoned_runs integer NOT NULL DEFAULT 0;
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (3, 'job leases');

@@ -13,7 +13,7 @@ Commands:
   migrate        Install or upgrade the schema in the database at DATABASE_URL
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
-  stats          Show queued jobs per queue and job type: due, scheduled, retrying.
+  stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying.
   prune          Delete archived jobs that finished longer than --older-than ago,
                  the oldest first, in batches that each commit on their own.
 
@@ -81,12 +81,13 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write('no queued jobs\n');
           return;
         }
-        const header = ['queue', 'job type', 'due', 'scheduled', 'retrying', 'oldest due'];
+        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due'];
         const rows = stats.map((s) => [
           s.queue,
           s.jobType,
           String(s.due),
           String(s.scheduled),
+          String(s.leased),
           String(s.retrying),
           s.oldestDueAt ? s.oldestDueAt.toISOString() : '-',
         ]);

@@ -61,6 +61,23 @@ export class JobTimeoutError extends ProletarianError {
   }
 }
 
+/**
+ * A lease-mode job was set aside as failed because workers running it kept
+ * dying: its lease ran out `maxAbandonedRuns` times without the job finishing.
+ */
+export class AbandonedJobError extends ProletarianError {
+  override name = 'AbandonedJobError';
+}
+
+/**
+ * A lease-mode job's lease was lost (it ran out, e.g. while the process was
+ * paused, and another worker may have taken the job). `ctx.signal` is
+ * aborted with this error; whatever the handler does next is not recorded.
+ */
+export class LeaseLostError extends ProletarianError {
+  override name = 'LeaseLostError';
+}
+
 /** `ctx.db` was used after its job had finished; the connection belongs to someone else by then. */
 export class JobFinishedError extends ProletarianError {
   override name = 'JobFinishedError';

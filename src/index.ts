@@ -61,4 +61,6 @@ export {
   NonErrorThrownError,
   JobFinishedError,
   JobTimeoutError,
+  AbandonedJobError,
+  LeaseLostError,
 } from './errors.js';

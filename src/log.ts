@@ -26,6 +26,12 @@ export const LOG_EVENTS = {
   'failed-job-hook-error': 'error',
   /** The retry strategy threw or returned something malformed; the job is treated as not retryable. */
   'retry-strategy-error': 'error',
+  /** A lease-mode job whose last lease ran out unfinished (its worker died) runs again. */
+  'job-recovered': 'warn',
+  /** A lease-mode job was abandoned by `maxAbandonedRuns` workers in a row and archived as failed. */
+  'job-set-aside': 'error',
+  /** A lease-mode job's lease was lost while it ran; its outcome is not recorded. */
+  'lease-lost': 'warn',
   /** A job was rolled back because the worker is stopping; it stays queued, no attempt counted. */
   'job-interrupted': 'warn',
   /** `stop()`'s timeout ran out while the handler still ran; its connection was closed, the job stays queued. */

@@ -10,6 +10,8 @@ export interface JobTypeStats {
   due: number;
   /** Jobs waiting for their `processAt`, including retries waiting out their delay. */
   scheduled: number;
+  /** Lease-mode jobs running right now under a lease. */
+  leased: number;
   /** Jobs that have failed at least once and are waiting for another attempt. */
   retrying: number;
   /** `processAt` of the longest-waiting due job: how far behind the workers are. */
@@ -27,6 +29,7 @@ export async function queueStats(db: Queryable, options: TableOptions = {}): Pro
     jobType: row.job_type,
     due: row.due,
     scheduled: row.scheduled,
+    leased: row.leased,
     retrying: row.retrying,
     oldestDueAt: row.oldest_due_at,
   }));

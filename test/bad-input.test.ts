@@ -404,7 +404,7 @@ describe('bad input is refused with a clear error and writes nothing', () => {
       const { handlers: _ignored, ...noHandlers } = base();
       invalid(noHandlers, /handlers must be an object/);
       invalid({ ...base(), handlers: {} }, /at least one entry in handlers/);
-      invalid({ ...base(), handlers: { x: 'not a function' } }, /handlers\["x"\] must be a function or \{ handler, retryStrategy\?, timeout\? \}/);
+      invalid({ ...base(), handlers: { x: 'not a function' } }, /handlers\["x"\] must be a function or \{ handler, retryStrategy\?, timeout\?, mode\? \}/);
       invalid({ ...base(), handlers: { x: { handler: 'nope' } } }, /handlers\["x"\]/);
       invalid({ ...base(), handlers: { x: { handler: async () => {}, retries: 3 } } }, /handlers\["x"\]: unknown option "retries"/);
       invalid({ ...base(), handlers: [() => {}] }, /handlers must be an object/);

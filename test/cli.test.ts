@@ -120,9 +120,9 @@ describe('the proletarian CLI', () => {
     const result = await run(['stats', '--schema', schema]);
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
-    assert.deepEqual(lines[0], ['queue', 'job type', 'due', 'scheduled', 'retrying', 'oldest due']);
-    assert.deepEqual(lines[1]?.slice(0, 5), ['default', 'email', '2', '1', '0']);
-    assert.deepEqual(lines[2]?.slice(0, 5), ['slow', 'export', '1', '0', '0']);
+    assert.deepEqual(lines[0], ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due']);
+    assert.deepEqual(lines[1]?.slice(0, 6), ['default', 'email', '2', '1', '0', '0']);
+    assert.deepEqual(lines[2]?.slice(0, 6), ['slow', 'export', '1', '0', '0', '0']);
     assert.equal(lines.length, 3);
   });
 

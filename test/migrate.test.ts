@@ -99,6 +99,8 @@ describe('migrate', () => {
       enqueued_at: 'timestamp with time zone NO',
       process_at: 'timestamp with time zone NO',
       last_error: 'jsonb YES',
+      locked_by: 'text YES',
+      abandoned_runs: 'integer NO',
     });
     const { rows: indexes } = await pool.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'job' ORDER BY indexname`,

@@ -158,15 +158,19 @@ export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob
 
 /**
  * The claim statement of a worker: the oldest due jobs of its queue, among
- * the job types it can handle (all, when `filterByType` is false), locked for
+ * the job types it handles in a transaction (`only` those, all `except`
+ * those it runs under leases, or all: `none`), locked for
  * the rest of the transaction. SKIP LOCKED lets any number of workers share a
  * queue: each sees only jobs nobody else holds, and a dead worker's locks
  * vanish with its connection.
  */
-export function claimStatement(t: Tables, filterByType: boolean): pg.QueryConfig {
+export function claimStatement(t: Tables, typeFilter: 'only' | 'except' | 'none'): pg.QueryConfig {
+  const filter = { only: ' AND job_type = ANY($3::text[])', except: ' AND job_type <> ALL($3::text[])', none: '' }[
+    typeFilter
+  ];
   const text = `SELECT job_id, queue, job_type, payload::text AS payload, attempts, enqueued_at, process_at
     FROM ${t.job}
-    WHERE queue = $1 AND process_at <= now()${filterByType ? ' AND job_type = ANY($3::text[])' : ''}
+    WHERE queue = $1 AND process_at <= now()${filter}
     ORDER BY process_at, job_id
     LIMIT $2
     FOR UPDATE SKIP LOCKED`;
@@ -217,7 +221,8 @@ function preparedName(purpose: string, text: string): string {
 
 const MAX_STACK_LENGTH = 8_000;
 
-function storedErrorJson(error: StoredError): string {
+/** `last_error` as JSON text. */
+export function storedErrorJson(error: StoredError): string {
   // An error message is no place to lose a job over: make any text storable.
   const clean = toStorableText;
   return JSON.stringify({

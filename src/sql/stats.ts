@@ -9,6 +9,7 @@ export interface JobCountsRow {
   job_type: string;
   due: number;
   scheduled: number;
+  leased: number;
   retrying: number;
   oldest_due_at: Date | null;
 }
@@ -17,7 +18,8 @@ export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[
   const { rows } = await db.query<JobCountsRow>(
     `SELECT queue, job_type,
             count(*) FILTER (WHERE process_at <= now())::int AS due,
-            count(*) FILTER (WHERE process_at > now())::int AS scheduled,
+            count(*) FILTER (WHERE process_at > now() AND locked_by IS NULL)::int AS scheduled,
+            count(*) FILTER (WHERE process_at > now() AND locked_by IS NOT NULL)::int AS leased,
             count(*) FILTER (WHERE attempts > 0)::int AS retrying,
             min(process_at) FILTER (WHERE process_at <= now()) AS oldest_due_at
      FROM ${t.job}

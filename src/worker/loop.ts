@@ -2,7 +2,9 @@ import { toError } from '../errors.js';
 import { errorData } from '../log.js';
 import { ClaimSizer } from './claim-size.js';
 import { jittered, type IdleWaiters } from './idle.js';
-import { runNextBatch, type WorkerRuntime } from './run-batch.js';
+import { runNextBatch } from './run-batch.js';
+import { runNextLeasedJob } from './run-leased.js';
+import type { WorkerRuntime } from './runtime.js';
 
 // Backoff after polling errors starts at the poll interval and doubles, but
 // never waits longer than this: a restarted database should see work resume
@@ -10,30 +12,54 @@ import { runNextBatch, type WorkerRuntime } from './run-batch.js';
 const MAX_ERROR_BACKOFF_MS = 2_000;
 
 /**
- * One of a worker's `concurrency` loops: run batches of due jobs back to
- * back, wait `pollInterval` (or until woken) only when the queue is empty,
- * and back off on errors until the database answers again.
+ * One of a worker's `concurrency` loops: run batches of due jobs (and
+ * lease-mode jobs, taking turns) back to back, wait `pollInterval` (or until
+ * woken) only when the queue is empty, and back off on errors until the
+ * database answers again.
  */
 export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: number): Promise<void> {
   const { pollInterval, onPollingError, batchSize } = runtime.options;
   const claimSize = new ClaimSizer(batchSize);
   let consecutiveErrors = 0;
+  // Which kind of job to look for first: taking turns, neither starves the other.
+  let leaseFirst = false;
+  const hasLeases = runtime.leaseTypes.length > 0;
+  const hasBatches = runtime.claim !== null;
+
+  const runBatch = async (): Promise<'found' | 'empty' | 'abandoned'> => {
+    const limit = claimSize.next();
+    const result = await runNextBatch(runtime, slot, limit);
+    if (result === 'abandoned') return 'abandoned';
+    if (result.claimed === 0) return 'empty';
+    claimSize.record(result.ran, result.handlerMs);
+    // A full batch suggests more are due: get an idle loop going too.
+    if (result.claimed === limit) idle.wakeOne();
+    return 'found';
+  };
+  const runLeased = async (): Promise<'found' | 'empty' | 'abandoned'> => {
+    const result = await runNextLeasedJob(runtime, slot);
+    return result === 'processed' ? 'found' : result;
+  };
+  const turns = [...(hasBatches ? [runBatch] : []), ...(hasLeases ? [runLeased] : [])];
+
   while (!runtime.shutdown.aborted) {
     try {
-      const limit = claimSize.next();
-      const result = await runNextBatch(runtime, slot, limit);
-      if (result === 'abandoned') return;
+      leaseFirst = !leaseFirst;
+      const order = leaseFirst ? [...turns].reverse() : turns;
+      let outcome: 'found' | 'empty' | 'abandoned' = 'empty';
+      for (const turn of order) {
+        outcome = await turn();
+        if (outcome !== 'empty') break;
+      }
+      if (outcome === 'abandoned') return;
       if (consecutiveErrors > 0) {
         runtime.emit('polling-recovered', { slot, afterErrors: consecutiveErrors });
         consecutiveErrors = 0;
       }
-      if (result.claimed === 0) {
+      if (outcome === 'empty') {
         await idle.wait(jittered(pollInterval));
         continue;
       }
-      claimSize.record(result.ran, result.handlerMs);
-      // A full batch suggests more are due: get an idle loop going too.
-      if (result.claimed === limit) idle.wakeOne();
     } catch (thrown) {
       if (runtime.shutdown.aborted) return;
       const error = toError(thrown);

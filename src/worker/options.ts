@@ -14,6 +14,18 @@ export interface JobDefinition<T extends string = string> {
   retryStrategy?: RetryStrategy;
   /** Overrides the worker's `jobTimeout` for this job type, in ms. */
   timeout?: number;
+  /**
+   * `'transaction'`: the handler runs inside the job's transaction (with
+   * others of its batch), and its `ctx.db` writes commit with the job's
+   * removal. `'lease'`, for long work: the claim commits a lease at once, a
+   * heartbeat renews it, the handler runs outside any transaction (`ctx.db`
+   * runs each query on its own, from the pool), and completing archives the
+   * job. A dead worker's leased job is taken over when its lease runs out.
+   * @defaultValue `'transaction'`
+   */
+  mode?: 'transaction' | 'lease';
+  /** Lease mode: how long a lease lasts without renewal, in ms; renewed every third of it. @defaultValue `30_000` */
+  leaseDuration?: number;
 }
 
 /** The `handlers` map: a handler function or a {@link JobDefinition} per job type. */
@@ -79,6 +91,13 @@ export interface WorkerOptions extends TableOptions {
    * @defaultValue none
    */
   jobTimeout?: number;
+  /**
+   * Lease mode: archive a job as failed, with an `AbandonedJobError`, once
+   * its lease has run out unfinished this many times — a job that kills the
+   * process running it must not take down worker after worker forever.
+   * @defaultValue `3`
+   */
+  maxAbandonedRuns?: number;
   /** Called after a job's final failure; if it throws, the job is still archived as failed and the error logged. */
   onFailedJob?: FailedJobHook;
   /** Called with each error met while polling, besides logging it; the worker keeps polling with backoff. */
@@ -108,6 +127,8 @@ export interface ResolvedHandler {
   retryStrategy: RetryStrategy;
   /** Milliseconds, or null for no limit. */
   timeout: number | null;
+  mode: 'transaction' | 'lease';
+  leaseDuration: number;
 }
 
 export interface ResolvedWorkerOptions {
@@ -124,6 +145,7 @@ export interface ResolvedWorkerOptions {
   shutdownTimeout: number;
   handleSignals: boolean;
   workerId: string;
+  maxAbandonedRuns: number;
   retention: RetentionOptions | null;
   tables: Tables;
 }
@@ -138,6 +160,7 @@ const KNOWN_OPTIONS = new Set([
   'pollInterval',
   'retryStrategy',
   'jobTimeout',
+  'maxAbandonedRuns',
   'onFailedJob',
   'onPollingError',
   'log',
@@ -201,6 +224,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     handleSignals: optionalBoolean('handleSignals', options.handleSignals, false),
     workerId:
       options.workerId === undefined ? `worker-${Math.random().toString(36).slice(2, 10)}` : options.workerId,
+    maxAbandonedRuns: positiveInteger('maxAbandonedRuns', options.maxAbandonedRuns ?? 3),
     retention: resolveRetention(options.retention),
     tables: resolveTables(options),
   };
@@ -227,11 +251,11 @@ interface HandlerDefaults {
   timeout: number | null;
 }
 
-const DEFINITION_KEYS = new Set(['handler', 'retryStrategy', 'timeout']);
+const DEFINITION_KEYS = new Set(['handler', 'retryStrategy', 'timeout', 'mode', 'leaseDuration']);
 
 function resolveHandler(where: string, entry: unknown, defaults: HandlerDefaults): ResolvedHandler {
   if (typeof entry === 'function') {
-    return { handler: entry as JobHandler<string>, ...defaults };
+    return { handler: entry as JobHandler<string>, ...defaults, mode: 'transaction', leaseDuration: DEFAULT_LEASE_MS };
   }
   if (entry !== null && typeof entry === 'object' && typeof (entry as JobDefinition).handler === 'function') {
     const definition = entry as JobDefinition;
@@ -250,9 +274,31 @@ function resolveHandler(where: string, entry: unknown, defaults: HandlerDefaults
           : validateRetryStrategy(`${where}.retryStrategy`, definition.retryStrategy),
       timeout:
         definition.timeout === undefined ? defaults.timeout : positiveNumber(`${where}.timeout`, definition.timeout),
+      mode: resolveMode(where, definition.mode),
+      leaseDuration:
+        definition.leaseDuration === undefined
+          ? DEFAULT_LEASE_MS
+          : minimumNumber(`${where}.leaseDuration`, definition.leaseDuration, MIN_LEASE_MS),
     };
   }
-  throw new InvalidOptionError(`${where} must be a function or { handler, retryStrategy?, timeout? }`);
+  throw new InvalidOptionError(`${where} must be a function or { handler, retryStrategy?, timeout?, mode? }`);
+}
+
+const DEFAULT_LEASE_MS = 30_000;
+// Renewals come every third of a lease; below this they would be most of the work.
+const MIN_LEASE_MS = 1_000;
+
+function resolveMode(where: string, mode: unknown): 'transaction' | 'lease' {
+  if (mode === undefined) return 'transaction';
+  if (mode === 'transaction' || mode === 'lease') return mode;
+  throw new InvalidOptionError(`${where}.mode must be 'transaction' or 'lease'; got ${String(mode)}`);
+}
+
+function minimumNumber(option: string, value: unknown, minimum: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < minimum) {
+    throw new InvalidOptionError(`${option} must be a number of milliseconds ≥ ${minimum}; got ${String(value)}`);
+  }
+  return value;
 }
 
 function resolveLogger(log: unknown): Logger {

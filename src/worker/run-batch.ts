@@ -2,51 +2,12 @@ import type pg from 'pg';
 import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { decodePayload } from '../payload.js';
-import { retryDelayFor, validateRetryPolicy, type RetryStrategy } from '../retry.js';
 import { claimJobs, completeJobs, type Completion, type JobRow, type StoredError } from '../sql/jobs.js';
-import type { JobContext, JobInfo } from '../types.js';
+import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
+import { jobContext, logOf, retryDelay, runHandler, startDeadline, type JobLog } from './handler-run.js';
 import { JobTransaction } from './job-transaction.js';
-import type { ResolvedHandler, ResolvedWorkerOptions } from './options.js';
-
-/** What every loop of one running worker shares. */
-export interface WorkerRuntime {
-  readonly pool: pg.Pool;
-  readonly options: ResolvedWorkerOptions;
-  readonly claim: pg.QueryConfig;
-  /** Job types to claim; null claims every type (a fallback handler exists). */
-  readonly jobTypes: readonly string[] | null;
-  readonly emit: EmitLog;
-  /** Aborted when `stop()` begins; handed to handlers as `ctx.signal`. */
-  readonly shutdown: AbortSignal;
-  /** Lets `stop()` give up on handlers that outlive its timeout. */
-  readonly inFlight: InFlightJobs;
-}
-
-/**
- * The handlers running right now, so that `stop()` can give up on them once
- * its timeout runs out. Each job gets a promise of its own: a race against
- * one long-lived promise would pile up a reaction per job until shutdown.
- */
-export class InFlightJobs {
-  #abandonedAfter: number | null = null;
-  #running = new Set<(waitedMs: number) => void>();
-
-  /** Resolves with the timeout if `stop()` gives up on this job; call `done` when it ends. */
-  watch(): { abandoned: Promise<number>; done: () => void } {
-    let abandon!: (waitedMs: number) => void;
-    const abandoned = new Promise<number>((resolve) => (abandon = resolve));
-    if (this.#abandonedAfter !== null) abandon(this.#abandonedAfter);
-    else this.#running.add(abandon);
-    return { abandoned, done: () => this.#running.delete(abandon) };
-  }
-
-  abandonAll(waitedMs: number): void {
-    this.#abandonedAfter = waitedMs;
-    for (const abandon of this.#running) abandon(waitedMs);
-    this.#running.clear();
-  }
-}
+import type { WorkerRuntime } from './runtime.js';
 
 /** What a batch did, for the loop's pacing. */
 export type BatchResult = { claimed: number; ran: number; handlerMs: number } | 'abandoned';
@@ -56,8 +17,6 @@ type JobResult =
   | { kind: 'completed'; job: JobInfo; completion: Completion; error?: Error }
   | { kind: 'interrupted'; job: JobInfo; error: Error }
   | { kind: 'abandoned' };
-
-type JobLog = { slot: number; jobId: string; jobType: string; attempt: number };
 
 /**
  * Claims up to `limit` due jobs of the worker's queue in one transaction and
@@ -80,7 +39,7 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    const rows = await claimJobs(client, runtime.claim, options.queue, runtime.jobTypes, limit);
+    const rows = await claimJobs(client, runtime.claim!, options.queue, runtime.claimTypes, limit);
     if (rows.length === 0) {
       await client.query('COMMIT');
       return { claimed: 0, ran: 0, handlerMs: 0 };
@@ -150,9 +109,9 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
   const watch = runtime.inFlight.watch();
   const deadline = entry.timeout === null ? null : startDeadline(entry.timeout, job.jobType, runtime.shutdown);
   const result = await Promise.race([
-    runHandler(entry, job, jobContext(runtime, job, transaction, slot, deadline?.signal ?? runtime.shutdown)),
+    runHandler(entry, job, jobContext(runtime, job, transaction.db, slot, deadline?.signal ?? runtime.shutdown)),
     watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
-    ...(deadline ? [deadline.expired.then((error) => ({ error }))] : []),
+    ...(deadline?.expired ? [deadline.expired.then((error) => ({ error }))] : []),
   ]);
   watch.done();
   deadline?.clear();
@@ -196,76 +155,6 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
   return { kind: 'completed', job, completion, error: failure };
 }
 
-async function runHandler(
-  entry: ResolvedHandler,
-  job: JobInfo,
-  ctx: JobContext,
-): Promise<{ error?: Error | undefined }> {
-  try {
-    await entry.handler(job.payload, ctx);
-    return {};
-  } catch (thrown) {
-    return { error: toError(thrown) };
-  }
-}
-
-/**
- * A job's time limit: `expired` settles with a {@link JobTimeoutError} when
- * it runs out, and `signal` — the handler's `ctx.signal` — aborts then, or at
- * shutdown, whichever comes first.
- */
-function startDeadline(
-  timeoutMs: number,
-  jobType: string,
-  shutdown: AbortSignal,
-): { signal: AbortSignal; expired: Promise<JobTimeoutError>; clear: () => void } {
-  const controller = new AbortController();
-  const onShutdown = () => controller.abort(shutdown.reason);
-  shutdown.addEventListener('abort', onShutdown, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<JobTimeoutError>((resolve) => {
-    timer = setTimeout(() => {
-      const error = new JobTimeoutError(jobType, timeoutMs);
-      controller.abort(error);
-      resolve(error);
-    }, timeoutMs);
-  });
-  return {
-    signal: controller.signal,
-    expired,
-    clear: () => {
-      clearTimeout(timer);
-      shutdown.removeEventListener('abort', onShutdown);
-    },
-  };
-}
-
-function jobContext(
-  runtime: WorkerRuntime,
-  job: JobInfo,
-  transaction: JobTransaction,
-  slot: number,
-  signal: AbortSignal = runtime.shutdown,
-): JobContext {
-  // Built field by field: this runs for every job, and a spread costs more.
-  return {
-    jobId: job.jobId,
-    jobType: job.jobType,
-    queue: job.queue,
-    payload: job.payload,
-    attempt: job.attempt,
-    enqueuedAt: job.enqueuedAt,
-    processAt: job.processAt,
-    db: transaction.db,
-    signal,
-    log: (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message }),
-  };
-}
-
-function logOf(job: JobInfo, slot: number): JobLog {
-  return { slot, jobId: job.jobId, jobType: job.jobType, attempt: job.attempt };
-}
-
 /** Logged after the commit, so the log never tells of work that was rolled back. */
 function logResult(emit: EmitLog, result: JobResult, slot: number): void {
   if (result.kind === 'abandoned') return;
@@ -295,19 +184,6 @@ async function commit(client: pg.PoolClient): Promise<void> {
   }
 }
 
-/** The delay before the next attempt, or null when the job has failed for good. */
-function retryDelay(strategy: RetryStrategy, job: JobInfo, error: Error, emit: EmitLog, jobLog: JobLog): number | null {
-  try {
-    const policy = typeof strategy === 'function' ? strategy(job, error) : strategy;
-    if (policy === null || policy === undefined) return null;
-    return retryDelayFor(validateRetryPolicy("the retry strategy's result", policy), job.attempt);
-  } catch (strategyError) {
-    // A broken strategy must not wedge the job in a retry loop: fail it, loudly.
-    emit('retry-strategy-error', { ...jobLog, ...errorData(toError(strategyError)) });
-    return null;
-  }
-}
-
 async function runFailedJobHook(
   runtime: WorkerRuntime,
   client: pg.PoolClient,
@@ -317,7 +193,7 @@ async function runFailedJobHook(
 ): Promise<void> {
   const hookTransaction = new JobTransaction(client);
   try {
-    await runtime.options.onFailedJob!(job, error, jobContext(runtime, job, hookTransaction, slot));
+    await runtime.options.onFailedJob!(job, error, jobContext(runtime, job, hookTransaction.db, slot));
     // Fails if the hook caught a failed query: its part of the transaction is
     // then aborted, and committing would silently undo the archiving.
     await hookTransaction.keepHandlerWork();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { InvalidOptionError, SchemaNotReadyError, toError } from '../errors.js';
 import { createEmitter, errorData, type EmitLog } from '../log.js';
@@ -9,7 +10,7 @@ import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
 import { startRetention } from './retention.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
-import { InFlightJobs, type WorkerRuntime } from './run-batch.js';
+import { InFlightJobs, type WorkerRuntime } from './runtime.js';
 
 /** Options of {@link Worker.stop}. */
 export interface StopOptions {
@@ -114,12 +115,11 @@ class QueueWorker implements Worker {
     }
     this.#shutdown = new AbortController();
     this.#inFlight = new InFlightJobs();
-    const jobTypes = options.fallback ? null : [...options.handlers.keys()];
     const runtime: WorkerRuntime = {
       pool: this.#pool,
       options,
-      claim: claimStatement(options.tables, jobTypes !== null),
-      jobTypes,
+      ...claimsOf(options),
+      leaseHolder: `${options.workerId}:${randomUUID()}`,
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
       inFlight: this.#inFlight,
@@ -133,7 +133,7 @@ class QueueWorker implements Worker {
       batchSize: options.batchSize,
       listen: options.listen,
       pollIntervalMs: options.pollInterval,
-      jobTypes: jobTypes ?? 'all',
+      jobTypes: options.fallback ? 'all' : [...options.handlers.keys()],
     });
     this.#loops = Array.from({ length: options.concurrency }, (_, slot) => runLoop(runtime, this.#idle, slot));
     this.#retentionRound = options.retention
@@ -201,6 +201,27 @@ class QueueWorker implements Worker {
       for (const signal of signals) process.off(signal, onSignal);
     };
   }
+}
+
+/**
+ * What the loops claim: transaction-mode types in batches, lease-mode types
+ * one at a time. A fallback handler runs in a transaction and takes every
+ * type that is not leased.
+ */
+function claimsOf(options: ResolvedWorkerOptions): Pick<WorkerRuntime, 'claim' | 'claimTypes' | 'leaseTypes'> {
+  const leaseTypes: string[] = [];
+  const transactionTypes: string[] = [];
+  for (const [jobType, entry] of options.handlers) {
+    (entry.mode === 'lease' ? leaseTypes : transactionTypes).push(jobType);
+  }
+  if (options.fallback) {
+    return leaseTypes.length > 0
+      ? { claim: claimStatement(options.tables, 'except'), claimTypes: leaseTypes, leaseTypes }
+      : { claim: claimStatement(options.tables, 'none'), claimTypes: null, leaseTypes };
+  }
+  return transactionTypes.length > 0
+    ? { claim: claimStatement(options.tables, 'only'), claimTypes: transactionTypes, leaseTypes }
+    : { claim: null, claimTypes: null, leaseTypes };
 }
 
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

@@ -94,10 +94,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   await migrate(adminPool, { schema });
   // No primary key on purpose: a job whose writes committed twice must show up, not fail.
   await admin.query(`CREATE TABLE "${schema}".effects (job_id uuid NOT NULL, pid int NOT NULL)`);
+  await admin.query(`CREATE TABLE "${schema}".lease_effects (job_id uuid PRIMARY KEY, pid int NOT NULL)`);
 
   const workers: (ChildWorker | null)[] = Array.from({ length: workerCount }, () =>
     startWorker(options.databaseUrl, schema, concurrency),
   );
+  // Should this process die mid-run, its workers must not live on.
+  const killWorkers = () => workers.forEach((w) => w?.child.kill('SIGKILL'));
+  process.once('exit', killWorkers);
   // Paced so that production lasts about as long as the faults do: jobs keep
   // arriving under fire. Transactions hold 10.5 jobs on average.
   const expectedFaultsMs = options.faults * 700;
@@ -120,6 +124,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     producer.stop();
     await producer.done.catch(() => {});
     await Promise.all(workers.map((w) => w?.stop()));
+    process.off('exit', killWorkers);
   }
 
   const violations = await verify(producer);
@@ -211,6 +216,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   async function verify(produced: Producer): Promise<string[]> {
     const problems: string[] = [];
+    // Lease-mode jobs write to their own table (idempotently); count both.
+    const allEffects = `(SELECT job_id FROM "${schema}".effects UNION ALL SELECT job_id FROM "${schema}".lease_effects) AS all_effects`;
     const ids = (set: Set<string>) => [...set];
     const left = await admin.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".job`);
     if (Number(left.rows[0]!.n) !== 0) problems.push(`${left.rows[0]!.n} jobs still queued`);
@@ -218,8 +225,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const committed = await admin.query<{ archived: string; successes: string; effects: string; distinct_effects: string }>(
       `SELECT (SELECT count(*) FROM "${schema}".archived_job WHERE job_id = ANY($1::uuid[])) AS archived,
               (SELECT count(*) FROM "${schema}".archived_job WHERE job_id = ANY($1::uuid[]) AND status = 'success') AS successes,
-              (SELECT count(*) FROM "${schema}".effects WHERE job_id = ANY($1::uuid[])) AS effects,
-              (SELECT count(DISTINCT job_id) FROM "${schema}".effects WHERE job_id = ANY($1::uuid[])) AS distinct_effects`,
+              (SELECT count(*) FROM ${allEffects} WHERE job_id = ANY($1::uuid[])) AS effects,
+              (SELECT count(DISTINCT job_id) FROM ${allEffects} WHERE job_id = ANY($1::uuid[])) AS distinct_effects`,
       [ids(produced.committed)],
     );
     const c = committed.rows[0]!;
@@ -234,7 +241,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const ghosts = await admin.query<{ n: string }>(
       `SELECT (SELECT count(*) FROM "${schema}".job WHERE job_id = ANY($1::uuid[]))
             + (SELECT count(*) FROM "${schema}".archived_job WHERE job_id = ANY($1::uuid[]))
-            + (SELECT count(*) FROM "${schema}".effects WHERE job_id = ANY($1::uuid[])) AS n`,
+            + (SELECT count(*) FROM ${allEffects} WHERE job_id = ANY($1::uuid[])) AS n`,
       [ids(produced.rolledBack)],
     );
     if (Number(ghosts.rows[0]!.n) !== 0) problems.push(`${ghosts.rows[0]!.n} traces of rolled-back jobs`);
@@ -243,8 +250,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // but either way its jobs must be all there, once, or not at all.
     const uncertain = await admin.query<{ archived: string; effects: string; distinct_effects: string }>(
       `SELECT (SELECT count(*) FROM "${schema}".archived_job WHERE job_id = ANY($1::uuid[]) AND status = 'success') AS archived,
-              (SELECT count(*) FROM "${schema}".effects WHERE job_id = ANY($1::uuid[])) AS effects,
-              (SELECT count(DISTINCT job_id) FROM "${schema}".effects WHERE job_id = ANY($1::uuid[])) AS distinct_effects`,
+              (SELECT count(*) FROM ${allEffects} WHERE job_id = ANY($1::uuid[])) AS effects,
+              (SELECT count(DISTINCT job_id) FROM ${allEffects} WHERE job_id = ANY($1::uuid[])) AS distinct_effects`,
       [ids(produced.uncertain)],
     );
     const u = uncertain.rows[0]!;
@@ -253,7 +260,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
 
     const total = await admin.query<{ archived: string; effects: string }>(
-      `SELECT (SELECT count(*) FROM "${schema}".archived_job) AS archived, (SELECT count(*) FROM "${schema}".effects) AS effects`,
+      `SELECT (SELECT count(*) FROM "${schema}".archived_job) AS archived, (SELECT count(*) FROM ${allEffects}) AS effects`,
     );
     const known = n + Number(u.archived);
     if (Number(total.rows[0]!.archived) !== known) problems.push(`${total.rows[0]!.archived} archived jobs in all, expected ${known}`);
@@ -336,7 +343,8 @@ function startProducer(
         ids = await enqueueMany(
           client,
           Array.from({ length: size }, () => ({
-            jobType: 'effect',
+            // Mostly transaction mode; one job in ten under a lease.
+            jobType: Math.random() < 0.1 ? 'lease-effect' : 'effect',
             payload: { failFirst: Math.random() < 0.05 ? 1 + Math.floor(Math.random() * 2) : 0 },
           })),
           { schema },

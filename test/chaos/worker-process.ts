@@ -1,6 +1,8 @@
 // A worker process of the chaos run. Env: DATABASE_URL, SCHEMA, CONCURRENCY.
 // Each job writes one effect row through ctx.db, then does a little random
-// work; a few fail once or twice and succeed on retry.
+// work; a few fail once or twice and succeed on retry. Lease-mode jobs run
+// outside a transaction, so their write is idempotent (a rerun after a crash
+// finds it done).
 import pg from 'pg';
 import { createWorker, silentLogger } from 'proletarian';
 
@@ -29,6 +31,19 @@ const worker = createWorker(pool, {
       // Mostly quick jobs; some slow enough that a fault lands mid-job.
       const work = roll < 0.9 ? roll * 2 : 20 + roll * 30;
       await new Promise((resolve) => setTimeout(resolve, work));
+    },
+    'lease-effect': {
+      mode: 'lease',
+      leaseDuration: 1_000,
+      handler: async (payload, ctx) => {
+        const { failFirst } = payload as { failFirst: number };
+        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 400));
+        if (ctx.attempt <= failFirst) throw new Error(`planned failure ${ctx.attempt} of ${failFirst}`);
+        await ctx.db.query(
+          `INSERT INTO "${schema}".lease_effects (job_id, pid) VALUES ($1, $2) ON CONFLICT (job_id) DO NOTHING`,
+          [ctx.jobId, process.pid],
+        );
+      },
     },
   },
 });

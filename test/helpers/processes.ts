@@ -13,7 +13,12 @@ export interface ChildWorker {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startChildWorker(env: { SCHEMA: string; QUEUE: string; JOB_MS: number }): ChildWorker {
+export function startChildWorker(env: {
+  SCHEMA: string;
+  QUEUE: string;
+  JOB_MS: number;
+  MODE?: 'transaction' | 'lease';
+}): ChildWorker {
   const child = spawn(process.execPath, [workerScript], {
     env: { ...process.env, DATABASE_URL: databaseUrl(), ...env, JOB_MS: String(env.JOB_MS) },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,0 +1,106 @@
+import { JobTimeoutError, toError } from '../errors.js';
+import { errorData, type EmitLog } from '../log.js';
+import { retryDelayFor, validateRetryPolicy, type RetryStrategy } from '../retry.js';
+import type { JobContext, JobDb, JobInfo } from '../types.js';
+import type { ResolvedHandler } from './options.js';
+import type { WorkerRuntime } from './runtime.js';
+
+// What running a handler takes in either mode — in a batch's transaction or
+// under a lease: its context, its time limit, and what its failure means.
+
+/** The context of a job in log events. */
+export type JobLog = { slot: number; jobId: string; jobType: string; attempt: number };
+
+export function logOf(job: JobInfo, slot: number): JobLog {
+  return { slot, jobId: job.jobId, jobType: job.jobType, attempt: job.attempt };
+}
+
+/** Runs a handler; whatever it throws comes back as an `Error`. */
+export async function runHandler(
+  entry: ResolvedHandler,
+  job: JobInfo,
+  ctx: JobContext,
+): Promise<{ error?: Error | undefined }> {
+  try {
+    await entry.handler(job.payload, ctx);
+    return {};
+  } catch (thrown) {
+    return { error: toError(thrown) };
+  }
+}
+
+/**
+ * A job's time limit: `expired` settles with a {@link JobTimeoutError} when
+ * it runs out, and `signal` — the handler's `ctx.signal` — aborts then, at
+ * shutdown, or when `abort` is called, whichever comes first.
+ */
+export function startDeadline(
+  timeoutMs: number | null,
+  jobType: string,
+  shutdown: AbortSignal,
+): { signal: AbortSignal; expired: Promise<JobTimeoutError> | null; abort: (reason: Error) => void; clear: () => void } {
+  const controller = new AbortController();
+  const onShutdown = () => controller.abort(shutdown.reason);
+  shutdown.addEventListener('abort', onShutdown, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const expired =
+    timeoutMs === null
+      ? null
+      : new Promise<JobTimeoutError>((resolve) => {
+          timer = setTimeout(() => {
+            const error = new JobTimeoutError(jobType, timeoutMs);
+            controller.abort(error);
+            resolve(error);
+          }, timeoutMs);
+        });
+  return {
+    signal: controller.signal,
+    expired,
+    abort: (reason) => controller.abort(reason),
+    clear: () => {
+      clearTimeout(timer);
+      shutdown.removeEventListener('abort', onShutdown);
+    },
+  };
+}
+
+export function jobContext(
+  runtime: WorkerRuntime,
+  job: JobInfo,
+  db: JobDb,
+  slot: number,
+  signal: AbortSignal = runtime.shutdown,
+): JobContext {
+  // Built field by field: this runs for every job, and a spread costs more.
+  return {
+    jobId: job.jobId,
+    jobType: job.jobType,
+    queue: job.queue,
+    payload: job.payload,
+    attempt: job.attempt,
+    enqueuedAt: job.enqueuedAt,
+    processAt: job.processAt,
+    db,
+    signal,
+    log: (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message }),
+  };
+}
+
+/** The delay before the next attempt, or null when the job has failed for good. */
+export function retryDelay(
+  strategy: RetryStrategy,
+  job: JobInfo,
+  error: Error,
+  emit: EmitLog,
+  jobLog: JobLog,
+): number | null {
+  try {
+    const policy = typeof strategy === 'function' ? strategy(job, error) : strategy;
+    if (policy === null || policy === undefined) return null;
+    return retryDelayFor(validateRetryPolicy("the retry strategy's result", policy), job.attempt);
+  } catch (strategyError) {
+    // A broken strategy must not wedge the job in a retry loop: fail it, loudly.
+    emit('retry-strategy-error', { ...jobLog, ...errorData(toError(strategyError)) });
+    return null;
+  }
+}

@@ -1,0 +1,47 @@
+import type pg from 'pg';
+import type { EmitLog } from '../log.js';
+import type { ResolvedWorkerOptions } from './options.js';
+
+/** What every loop of one running worker shares. */
+export interface WorkerRuntime {
+  readonly pool: pg.Pool;
+  readonly options: ResolvedWorkerOptions;
+  /** The claim of transaction-mode jobs; null when the worker has none. */
+  readonly claim: pg.QueryConfig | null;
+  /** The job types the claim takes (or, with a fallback handler, leaves to leases); null: no filter. */
+  readonly claimTypes: readonly string[] | null;
+  /** Job types that run under a lease, outside a transaction. */
+  readonly leaseTypes: readonly string[];
+  /** Who holds this worker's leases, unique per start. */
+  readonly leaseHolder: string;
+  readonly emit: EmitLog;
+  /** Aborted when `stop()` begins; handed to handlers as `ctx.signal`. */
+  readonly shutdown: AbortSignal;
+  /** Lets `stop()` give up on handlers that outlive its timeout. */
+  readonly inFlight: InFlightJobs;
+}
+
+/**
+ * The handlers running right now, so that `stop()` can give up on them once
+ * its timeout runs out. Each job gets a promise of its own: a race against
+ * one long-lived promise would pile up a reaction per job until shutdown.
+ */
+export class InFlightJobs {
+  #abandonedAfter: number | null = null;
+  #running = new Set<(waitedMs: number) => void>();
+
+  /** Resolves with the timeout if `stop()` gives up on this job; call `done` when it ends. */
+  watch(): { abandoned: Promise<number>; done: () => void } {
+    let abandon!: (waitedMs: number) => void;
+    const abandoned = new Promise<number>((resolve) => (abandon = resolve));
+    if (this.#abandonedAfter !== null) abandon(this.#abandonedAfter);
+    else this.#running.add(abandon);
+    return { abandoned, done: () => this.#running.delete(abandon) };
+  }
+
+  abandonAll(waitedMs: number): void {
+    this.#abandonedAfter = waitedMs;
+    for (const abandon of this.#running) abandon(waitedMs);
+    this.#running.clear();
+  }
+}

@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createWorker, enqueue, queueStats, silentLogger, type WorkerOptions } from 'proletarian';
+import { addEffectsTable, createTestDatabase, deferred, recordingLogger, waitFor, type TestDatabase } from './helpers/database.js';
+import { startChildWorker } from './helpers/processes.js';
+
+interface JobState {
+  attempts: number;
+  locked_by: string | null;
+  abandoned_runs: number;
+  process_at: Date;
+}
+
+describe('worker: lease mode', () => {
+  let db: TestDatabase;
+  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
+  before(async () => {
+    db = await createTestDatabase();
+    effects = await addEffectsTable(db);
+  });
+  after(() => db.close());
+
+  const newQueue = () => `q-${Math.random().toString(36).slice(2)}`;
+  const jobState = async (jobId: string) =>
+    (
+      await db.rows<JobState>(
+        `SELECT attempts, locked_by, abandoned_runs, process_at FROM "${db.schema}".job WHERE job_id = $1`,
+        [jobId],
+      )
+    )[0];
+  const archived = async (jobId: string) =>
+    (
+      await db.rows<{ status: string; attempts: number; last_error: { name: string; message: string } | null }>(
+        `SELECT status, attempts, last_error FROM "${db.schema}".archived_job WHERE job_id = $1`,
+        [jobId],
+      )
+    )[0];
+
+  function leaseWorker(queue: string, handler: WorkerOptions['handlers'][string], options: Partial<WorkerOptions> = {}) {
+    return createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      pollInterval: 50,
+      retryStrategy: { retries: 2, delays: [0] },
+      ...options,
+      handlers: { long: { handler: handler as never, mode: 'lease', leaseDuration: 1_000 } },
+    });
+  }
+
+  it('runs the handler outside a transaction, under a lease renewed while it runs', async () => {
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'long', {}, { ...db.tables, queue });
+    const midway = deferred<{ effectVisible: number; state: JobState | undefined }>();
+    const worker = leaseWorker(queue, async (_payload, ctx) => {
+      await ctx.db.query(`INSERT INTO "${db.schema}".effects VALUES ($1, 'outside')`, [ctx.jobId]);
+      // Runs for 2.5 lease durations: only the heartbeat keeps others away.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      midway.resolve({ effectVisible: (await effects(ctx.jobId)).length, state: await jobState(ctx.jobId) });
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await archived(jobId))?.status === 'success', { what: 'the leased job' });
+    } finally {
+      await worker.stop();
+    }
+    const { effectVisible, state } = await midway.promise;
+    assert.equal(effectVisible, 1, 'a write through ctx.db commits at once');
+    assert.ok(state?.locked_by, 'the job is marked with its holder');
+    assert.ok(state!.process_at.getTime() > Date.now() - 1_000, 'the lease was renewed');
+    assert.equal((await archived(jobId))?.attempts, 1);
+  });
+
+  it('shows a running leased job as leased in queueStats, not as due', async () => {
+    const queue = newQueue();
+    await enqueue(db.pool, 'long', {}, { ...db.tables, queue });
+    const running = deferred();
+    const release = deferred();
+    const worker = leaseWorker(queue, async () => {
+      running.resolve();
+      await release.promise;
+    });
+    await worker.start();
+    try {
+      await running.promise;
+      const stats = (await queueStats(db.pool, db.tables)).find((s) => s.queue === queue);
+      assert.equal(stats?.leased, 1);
+      assert.equal(stats?.due, 0);
+    } finally {
+      release.resolve();
+      await worker.stop();
+    }
+  });
+
+  it("takes over a dead worker's leased job once its lease runs out, and counts the abandoned run", async () => {
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'work', {}, { ...db.tables, queue });
+    const child = startChildWorker({ SCHEMA: db.schema, QUEUE: queue, JOB_MS: -1, MODE: 'lease' });
+    await child.waitForLine(/^started /);
+    child.child.kill('SIGKILL');
+    await child.exited;
+    const killedAt = Date.now();
+
+    const log = recordingLogger();
+    const ran: number[] = [];
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log,
+      pollInterval: 50,
+      handlers: { work: { mode: 'lease', leaseDuration: 1_000, handler: (_p, ctx) => void ran.push(ctx.attempt) } },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await archived(jobId))?.status === 'success', { what: 'the take-over' });
+    } finally {
+      await worker.stop();
+    }
+    const tookOverIn = Date.now() - killedAt;
+    // The child's lease lasts 1 s; one poll later the job is taken.
+    assert.ok(tookOverIn < 3_000, `taken over after ${tookOverIn} ms`);
+    assert.deepEqual(ran, [2], 'the dead run counted as an attempt');
+    assert.ok(log.names().includes('job-recovered'));
+  });
+
+  it('sets aside a job whose workers keep dying, after maxAbandonedRuns', async () => {
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'work', {}, { ...db.tables, queue });
+    for (let run = 1; run <= 2; run++) {
+      const child = startChildWorker({ SCHEMA: db.schema, QUEUE: queue, JOB_MS: -1, MODE: 'lease' });
+      await child.waitForLine(/^started /, 10_000);
+      child.child.kill('SIGKILL');
+      await child.exited;
+    }
+    const log = recordingLogger();
+    let ran = 0;
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log,
+      pollInterval: 50,
+      maxAbandonedRuns: 2,
+      handlers: { work: { mode: 'lease', leaseDuration: 1_000, handler: () => void ran++ } },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the job to be set aside' });
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(ran, 0, 'the poison job never ran again');
+    assert.equal((await archived(jobId))?.last_error?.name, 'AbandonedJobError');
+    assert.ok(log.names().includes('job-set-aside'));
+  });
+
+  it('retries a failed leased job by its retry strategy, and archives its final failure', async () => {
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'long', {}, { ...db.tables, queue });
+    const attempts: number[] = [];
+    const worker = leaseWorker(queue, (_payload, ctx) => {
+      attempts.push(ctx.attempt);
+      throw new Error(`attempt ${ctx.attempt}`);
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the final failure' });
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual(attempts, [1, 2, 3]);
+    const row = await archived(jobId);
+    assert.equal(row?.attempts, 3);
+    assert.equal(row?.last_error?.message, 'attempt 3');
+  });
+
+  it('gives a leased job back, attempt uncounted, when the handler gives up at shutdown', async () => {
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'long', {}, { ...db.tables, queue });
+    const started = deferred();
+    const worker = leaseWorker(queue, async (_payload, ctx) => {
+      started.resolve();
+      await new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+    });
+    await worker.start();
+    await started.promise;
+    await worker.stop();
+    const state = await jobState(jobId);
+    assert.deepEqual({ attempts: state?.attempts, lockedBy: state?.locked_by }, { attempts: 0, lockedBy: null });
+    assert.ok(state!.process_at.getTime() <= Date.now() + 50, 'due again at once');
+  });
+
+  it('rejects invalid lease options by name', () => {
+    assert.throws(
+      () => createWorker(db.pool, { handlers: { x: { handler: () => {}, mode: 'lease', leaseDuration: 10 } } }),
+      { name: 'InvalidOptionError', message: /leaseDuration/ },
+    );
+    assert.throws(
+      () => createWorker(db.pool, { handlers: { x: { handler: () => {}, mode: 'leased' as never } } }),
+      { name: 'InvalidOptionError', message: /mode must be 'transaction' or 'lease'/ },
+    );
+    assert.throws(() => createWorker(db.pool, { handlers: { x: () => {} }, maxAbandonedRuns: 0 }), {
+      name: 'InvalidOptionError',
+      message: /maxAbandonedRuns/,
+    });
+  });
+});
