@@ -138,6 +138,23 @@ export function decodePayload(text: string): unknown {
   });
 }
 
+/**
+ * {@link decodePayload}, for a worker: a payload it cannot decode is the
+ * job's failure (it will not decode any better on a retry), never the
+ * batch's or the loop's.
+ */
+export function decodeStoredPayload(text: string): { payload: unknown } | { error: Error } {
+  try {
+    return { payload: decodePayload(text) };
+  } catch (error) {
+    return {
+      error: new InvalidPayloadError(`the stored payload cannot be decoded: ${(error as Error).message}`, {
+        cause: error,
+      }),
+    };
+  }
+}
+
 /** Throws unless the serialized payload fits in `maxBytes`. */
 export function requirePayloadSize(json: string, maxBytes: number | undefined): void {
   if (maxBytes === undefined) return;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
-import { decodePayload } from '../payload.js';
+import { decodeStoredPayload } from '../payload.js';
 import { claimJobs, completeJobs, type Completion, type JobRow, type StoredError } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
@@ -95,15 +95,21 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
     // Only possible if the claim filter and the handlers disagree; leave the job alone.
     throw new ProletarianError(`claimed a job of type "${row.job_type}" that this worker has no handler for`);
   }
+  const decoded = decodeStoredPayload(row.payload);
   const job: JobInfo = {
     jobId: row.job_id,
     jobType: row.job_type,
     queue: row.queue,
-    payload: decodePayload(row.payload),
+    payload: 'payload' in decoded ? decoded.payload : null,
     attempt: row.attempts + 1,
     enqueuedAt: row.enqueued_at,
     processAt: row.process_at,
   };
+  if ('error' in decoded) {
+    const { error } = decoded;
+    const stored = { name: error.name, message: error.message, stack: error.stack, attempt: job.attempt };
+    return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'failure', error: stored }, error };
+  }
   const transaction = new JobTransaction(client);
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
   const watch = runtime.inFlight.watch();

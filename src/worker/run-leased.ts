@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { AbandonedJobError, LeaseLostError, toError } from '../errors.js';
 import { errorData } from '../log.js';
-import { decodePayload } from '../payload.js';
+import { decodeStoredPayload } from '../payload.js';
 import { archiveLeasedJob, leaseNextJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
 import type { StoredError } from '../sql/jobs.js';
 import type { JobDb, JobInfo } from '../types.js';
@@ -26,11 +26,12 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   const row = await leaseNextJob(pool, t, options.queue, runtime.leaseTypes, holder, leaseMs);
   if (!row) return 'empty';
   const entry = options.handlers.get(row.job_type)!;
+  const decoded = decodeStoredPayload(row.payload);
   const job: JobInfo = {
     jobId: row.job_id,
     jobType: row.job_type,
     queue: row.queue,
-    payload: decodePayload(row.payload),
+    payload: 'payload' in decoded ? decoded.payload : null,
     attempt: row.attempts,
     enqueuedAt: row.enqueued_at,
     processAt: row.process_at,
@@ -43,6 +44,11 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
     );
     await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedError(error, job));
     emit('job-set-aside', { ...jobLog, abandonedRuns: row.abandoned_runs });
+    return 'processed';
+  }
+  if ('error' in decoded) {
+    await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedError(decoded.error, job));
+    emit('job-failed', { ...jobLog, ...errorData(decoded.error) });
     return 'processed';
   }
   if (row.abandoned_runs > 0) emit('job-recovered', { ...jobLog, abandonedRuns: row.abandoned_runs });
