@@ -62,8 +62,9 @@ export class JobTimeoutError extends ProletarianError {
 }
 
 /**
- * A lease-mode job was set aside as failed because workers running it kept
- * dying: its lease ran out `maxAbandonedRuns` times without the job finishing.
+ * A job was set aside as failed because the workers running it kept dying:
+ * `maxAbandonedRuns` of its runs ended unfinished (a crashed process, a lost
+ * connection, a lease that ran out).
  */
 export class AbandonedJobError extends ProletarianError {
   override name = 'AbandonedJobError';

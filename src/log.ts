@@ -26,9 +26,9 @@ export const LOG_EVENTS = {
   'failed-job-hook-error': 'error',
   /** The retry strategy threw or returned something malformed; the job is treated as not retryable. */
   'retry-strategy-error': 'error',
-  /** A lease-mode job whose last lease ran out unfinished (its worker died) runs again. */
+  /** A run of this job died unfinished (crash, lost connection, lease run out); it is counted and the job runs again. */
   'job-recovered': 'warn',
-  /** A lease-mode job was abandoned by `maxAbandonedRuns` workers in a row and archived as failed. */
+  /** `maxAbandonedRuns` runs of this job died unfinished; it was archived as failed. */
   'job-set-aside': 'error',
   /** A lease-mode job's lease was lost while it ran; its outcome is not recorded. */
   'lease-lost': 'warn',

@@ -4,7 +4,6 @@ import { checkSchema } from './migrate.js';
 import { requireQueryable } from './queryable.js';
 import { anyArchivedLeft, deleteArchivedBatch, retentionCutoff, type LowerBound } from './sql/retention.js';
 import { resolveTables, type TableOptions, type Tables } from './tables.js';
-import type { Queryable } from './types.js';
 
 /** Options of {@link prune}. */
 export interface PruneOptions extends TableOptions {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { EmitLog, LogData, LogEvent } from './log.js';
+import type { LogData } from './log.js';
 
 /**
  * The map from job type to payload type. Empty by default, so any job type

@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createWorker, enqueueMany, silentLogger, type Worker } from 'proletarian';
-import { addEffectsTable, createTestDatabase, waitFor, type TestDatabase } from './helpers/database.js';
+import { useWorkerTestDatabase, waitFor } from './helpers/database.js';
 
 describe('worker: batches', () => {
-  let db: TestDatabase;
-  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
-  before(async () => {
-    db = await createTestDatabase();
-    effects = await addEffectsTable(db);
-  });
-  after(() => db.close());
-
-  const newQueue = () => `q-${Math.random().toString(36).slice(2)}`;
+  const { db, effects, newQueue } = useWorkerTestDatabase();
   const queuedCount = async (queue: string) =>
     Number((await db.rows<{ n: string }>(`SELECT count(*) AS n FROM "${db.schema}".job WHERE queue = $1`, [queue]))[0]!.n);
 

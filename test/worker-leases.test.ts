@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createWorker, enqueue, queueStats, silentLogger, type WorkerOptions } from 'proletarian';
-import { addEffectsTable, createTestDatabase, deferred, recordingLogger, waitFor, type TestDatabase } from './helpers/database.js';
+import { deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
 import { startChildWorker } from './helpers/processes.js';
 
 interface JobState {
@@ -12,15 +12,7 @@ interface JobState {
 }
 
 describe('worker: lease mode', () => {
-  let db: TestDatabase;
-  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
-  before(async () => {
-    db = await createTestDatabase();
-    effects = await addEffectsTable(db);
-  });
-  after(() => db.close());
-
-  const newQueue = () => `q-${Math.random().toString(36).slice(2)}`;
+  const { db, effects, newQueue } = useWorkerTestDatabase();
   const jobState = async (jobId: string) =>
     (
       await db.rows<JobState>(

@@ -1,23 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import { createWorker, enqueue, silentLogger } from 'proletarian';
-import {
-  addEffectsTable,
-  createTestDatabase, databaseUrl, deferred, recordingLogger, waitFor, type TestDatabase } from './helpers/database.js';
+import { databaseUrl, deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
 import { startChildWorker } from './helpers/processes.js';
 import { startProxy } from './helpers/proxy.js';
 
 describe('worker: crashes and connection faults', () => {
-  let db: TestDatabase;
-  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
-  before(async () => {
-    db = await createTestDatabase();
-    effects = await addEffectsTable(db);
-  });
-  after(() => db.close());
-
-  const newQueue = () => `q-${Math.random().toString(36).slice(2)}`;
+  const { db, effects, newQueue } = useWorkerTestDatabase();
+  const archived = async (jobId: string) =>
+    (
+      await db.rows<{ status: string; last_error: { name: string } | null }>(
+        `SELECT status, last_error FROM "${db.schema}".archived_job WHERE job_id = $1`,
+        [jobId],
+      )
+    )[0];
   const archivedStatus = async (jobId: string) =>
     (await db.rows<{ status: string }>(`SELECT status FROM "${db.schema}".archived_job WHERE job_id = $1`, [jobId]))[0]
       ?.status;
@@ -54,6 +51,42 @@ describe('worker: crashes and connection faults', () => {
     assert.ok(recoveredIn < 2_000, `taken over after ${recoveredIn} ms`);
     assert.deepEqual(attempts, [1], 'the crashed run counted no attempt');
     assert.deepEqual(await effects(jobId), [{ note: 'survivor' }], "the dead worker's write never committed");
+  });
+
+  it('sets aside a job whose runs keep killing their worker, after maxAbandonedRuns', async () => {
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'work', {}, { ...db.tables, queue });
+    for (let run = 1; run <= 2; run++) {
+      const child = startChildWorker({ SCHEMA: db.schema, QUEUE: queue, JOB_MS: -1 });
+      await child.waitForLine(/^started /);
+      child.child.kill('SIGKILL'); // the job "crashes" its process
+      await child.exited;
+    }
+    const [before] = await db.rows<{ abandoned_runs: number; attempts: number }>(
+      `SELECT abandoned_runs, attempts FROM "${db.schema}".job WHERE job_id = $1`,
+      [jobId],
+    );
+    assert.deepEqual(before, { abandoned_runs: 1, attempts: 0 }, 'the first crash was counted by the second worker');
+
+    const log = recordingLogger();
+    let ran = 0;
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log,
+      pollInterval: 20,
+      maxAbandonedRuns: 2,
+      handlers: { work: () => void ran++ },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the job to be set aside' });
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(ran, 0, 'it never ran again');
+    assert.equal((await archived(jobId))?.last_error?.name, 'AbandonedJobError');
+    assert.ok(log.names().includes('job-set-aside'));
   });
 
   it('survives its connection being terminated mid-job: the job runs again and commits once', async () => {

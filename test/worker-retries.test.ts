@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   createWorker,
   enqueue,
@@ -8,9 +8,7 @@ import {
   type RetryStrategy,
   type WorkerOptions,
 } from 'proletarian';
-import {
-  addEffectsTable,
-  createTestDatabase, recordingLogger, waitFor, type TestDatabase } from './helpers/database.js';
+import { recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
 
 interface ArchivedRow {
   status: string;
@@ -19,13 +17,7 @@ interface ArchivedRow {
 }
 
 describe('worker: retries and failures', () => {
-  let db: TestDatabase;
-  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
-  before(async () => {
-    db = await createTestDatabase();
-    effects = await addEffectsTable(db);
-  });
-  after(() => db.close());
+  const { db, effects } = useWorkerTestDatabase();
 
   /** Runs one job of type `job` on its own queue until it is archived; returns the archive row. */
   async function runToArchive(

@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createWorker, enqueue, silentLogger, type WorkerOptions } from 'proletarian';
-import {
-  addEffectsTable,
-  createTestDatabase, deferred, recordingLogger, waitFor, type TestDatabase } from './helpers/database.js';
+import { deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
 import { startChildWorker } from './helpers/processes.js';
 
 describe('worker: start and stop', () => {
-  let db: TestDatabase;
-  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
-  before(async () => {
-    db = await createTestDatabase();
-    effects = await addEffectsTable(db);
-  });
-  after(() => db.close());
-
-  const newQueue = () => `q-${Math.random().toString(36).slice(2)}`;
+  const { db, effects, newQueue } = useWorkerTestDatabase();
   const jobRow = async (jobId: string) =>
     (await db.rows<{ attempts: number }>(`SELECT attempts FROM "${db.schema}".job WHERE job_id = $1`, [jobId]))[0];
   const archivedStatus = async (jobId: string) =>

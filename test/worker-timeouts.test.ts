@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createWorker, enqueue, JobTimeoutError, silentLogger, type WorkerOptions } from 'proletarian';
-import { addEffectsTable, createTestDatabase, waitFor, type TestDatabase } from './helpers/database.js';
+import { useWorkerTestDatabase, waitFor } from './helpers/database.js';
 
 interface JobState {
   attempts: number;
@@ -9,15 +9,7 @@ interface JobState {
 }
 
 describe('worker: job timeouts', () => {
-  let db: TestDatabase;
-  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
-  before(async () => {
-    db = await createTestDatabase();
-    effects = await addEffectsTable(db);
-  });
-  after(() => db.close());
-
-  const newQueue = () => `q-${Math.random().toString(36).slice(2)}`;
+  const { db, effects, newQueue } = useWorkerTestDatabase();
   const jobState = async (jobId: string) =>
     (await db.rows<JobState>(`SELECT attempts, last_error FROM "${db.schema}".job WHERE job_id = $1`, [jobId]))[0];
   const archivedStatus = async (jobId: string) =>

@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createWorker, enqueue, enqueueMany, silentLogger, type JobContext, type Worker } from 'proletarian';
-import {
-  addEffectsTable,
-  createTestDatabase, deferred, recordingLogger, waitFor, type TestDatabase } from './helpers/database.js';
+import { deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
 
 describe('worker: processing', () => {
-  let db: TestDatabase;
-  let effects: Awaited<ReturnType<typeof addEffectsTable>>;
-  before(async () => {
-    db = await createTestDatabase({ poolSize: 12 });
-    effects = await addEffectsTable(db);
-  });
-  after(() => db.close());
+  const { db, effects } = useWorkerTestDatabase({ poolSize: 12 });
 
   const archived = (jobId: string) =>
     db.rows<{ status: string; attempts: number }>(

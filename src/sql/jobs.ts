@@ -18,6 +18,13 @@ export interface JobRow {
   process_at: Date;
 }
 
+/** A job row as claimed in a transaction, with what it tells of earlier claims. */
+export interface ClaimedJobRow extends JobRow {
+  abandoned_runs: number;
+  /** The last transaction that locked this row aborted: the run it started died unfinished. */
+  last_claim_aborted: boolean;
+}
+
 /** What is stored about a failed attempt, in `last_error`. */
 export interface StoredError {
   name: string;
@@ -39,6 +46,7 @@ export interface NewJob {
 /** How a claimed job's run ended, as recorded by {@link completeJobs}. */
 export type Completion =
   | { jobId: string; status: 'success' }
+  | { jobId: string; status: 'abandoned' }
   | { jobId: string; status: 'failure'; error: StoredError }
   | { jobId: string; status: 'retry'; delayMs: number; error: StoredError };
 
@@ -82,10 +90,17 @@ function statements(t: Tables): JobStatements {
         FROM outcome AS o
         WHERE o.status = 'retry' AND j.job_id = o.job_id
         RETURNING j.job_id
+      ), abandoned AS (
+        -- Not run in this batch: an earlier run of it died unfinished.
+        UPDATE ${t.job} AS j
+        SET abandoned_runs = j.abandoned_runs + 1
+        FROM outcome AS o
+        WHERE o.status = 'abandoned' AND j.job_id = o.job_id
+        RETURNING j.job_id
       ), finished AS (
         DELETE FROM ${t.job} AS j
         USING outcome AS o
-        WHERE o.status <> 'retry' AND j.job_id = o.job_id
+        WHERE o.status IN ('success', 'failure') AND j.job_id = o.job_id
         RETURNING j.*, o.status AS final_status, o.error AS final_error
       )
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
@@ -168,7 +183,8 @@ export function claimStatement(t: Tables, typeFilter: 'only' | 'except' | 'none'
   const filter = { only: ' AND job_type = ANY($3::text[])', except: ' AND job_type <> ALL($3::text[])', none: '' }[
     typeFilter
   ];
-  const text = `SELECT job_id, queue, job_type, payload::text AS payload, attempts, enqueued_at, process_at
+  const text = `SELECT job_id, queue, job_type, payload::text AS payload, attempts, enqueued_at, process_at,
+           abandoned_runs, ${LAST_CLAIM_ABORTED} AS last_claim_aborted
     FROM ${t.job}
     WHERE queue = $1 AND process_at <= now()${filter}
     ORDER BY process_at, job_id
@@ -177,6 +193,19 @@ export function claimStatement(t: Tables, typeFilter: 'only' | 'except' | 'none'
   return { name: preparedName('claim', text), text };
 }
 
+// A claimed row's xmax still holds the last transaction that locked it
+// (SELECT … FOR UPDATE shows the value from before its own lock). If that
+// transaction aborted, the claim it made died with its worker — a crash
+// leaves no other trace in transaction mode, and this one costs no write.
+// xmax is a 32-bit xid; pg_xact_status() takes the 64-bit form, so the
+// current epoch is added (less one if the xid is from before a wraparound).
+// Rows never locked have xmax 0 and skip the lookup.
+const LAST_CLAIM_ABORTED = `(xmax <> '0'::xid AND pg_xact_status((
+      (pg_current_xact_id()::text::bigint & ~x'FFFFFFFF'::bigint) + xmax::text::bigint
+      - CASE WHEN xmax::text::bigint > (pg_current_xact_id()::text::bigint & x'FFFFFFFF'::bigint)
+             THEN x'100000000'::bigint ELSE 0 END
+    )::text::xid8) IS NOT DISTINCT FROM 'aborted')`;
+
 /** Claims up to `limit` due jobs, oldest first. */
 export async function claimJobs(
   client: pg.ClientBase,
@@ -184,9 +213,9 @@ export async function claimJobs(
   queue: string,
   jobTypes: readonly string[] | null,
   limit: number,
-): Promise<JobRow[]> {
+): Promise<ClaimedJobRow[]> {
   const values = jobTypes ? [queue, limit, jobTypes] : [queue, limit];
-  const result = await client.query<JobRow>({ ...claim, values });
+  const result = await client.query<ClaimedJobRow>({ ...claim, values });
   return result.rows;
 }
 
@@ -206,7 +235,7 @@ export async function completeJobs(client: pg.ClientBase, t: Tables, completions
     ids.push(completion.jobId);
     statuses.push(completion.status);
     delays.push(completion.status === 'retry' ? completion.delayMs : null);
-    errors.push(completion.status === 'success' ? null : storedErrorJson(completion.error));
+    errors.push('error' in completion ? storedErrorJson(completion.error) : null);
   }
   await client.query({ ...statements(t).complete, values: [ids, statuses, delays, errors] });
 }

@@ -1,21 +1,13 @@
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
-import { storedErrorJson, type StoredError } from './jobs.js';
+import { storedErrorJson, type JobRow, type StoredError } from './jobs.js';
 
 // SQL of jobs that run outside a transaction, under a lease. Each statement
 // commits on its own; every one after the claim is guarded by `locked_by`, so
 // a holder whose lease ran out (and was taken over) changes nothing.
 
-/** A job row as leased. */
-export interface LeasedJobRow {
-  job_id: string;
-  queue: string;
-  job_type: string;
-  payload: string;
-  /** Runs so far, this one included. */
-  attempts: number;
-  enqueued_at: Date;
-  process_at: Date;
+/** A job row as leased: `attempts` already counts this run. */
+export interface LeasedJobRow extends JobRow {
   abandoned_runs: number;
 }
 

@@ -15,12 +15,22 @@ export class ClaimSizer {
   readonly #max: number;
   #averageJobMs: number | null = null;
   #last = 1;
+  #soloNext = false;
 
   constructor(maxBatchSize: number) {
     this.#max = maxBatchSize;
   }
 
+  /** Makes the next claim a single job. */
+  claimOneNext(): void {
+    this.#soloNext = true;
+  }
+
   next(): number {
+    if (this.#soloNext) {
+      this.#soloNext = false;
+      return 1;
+    }
     if (this.#averageJobMs === null) return 1;
     const fit = Math.floor(TARGET_BATCH_MS / Math.max(this.#averageJobMs, 0.001));
     // Grow by doubling at most, so one quick job does not license a huge batch of slow ones.

@@ -1,6 +1,7 @@
 import { JobTimeoutError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { retryDelayFor, validateRetryPolicy, type RetryStrategy } from '../retry.js';
+import type { JobRow } from '../sql/jobs.js';
 import type { JobContext, JobDb, JobInfo } from '../types.js';
 import type { ResolvedHandler } from './options.js';
 import type { WorkerRuntime } from './runtime.js';
@@ -13,6 +14,19 @@ export type JobLog = { slot: number; jobId: string; jobType: string; attempt: nu
 
 export function logOf(job: JobInfo, slot: number): JobLog {
   return { slot, jobId: job.jobId, jobType: job.jobType, attempt: job.attempt };
+}
+
+/** The job a handler's context describes, from its row; `attempt` is this run's number. */
+export function jobInfoOf(row: JobRow, attempt: number, payload: unknown): JobInfo {
+  return {
+    jobId: row.job_id,
+    jobType: row.job_type,
+    queue: row.queue,
+    payload,
+    attempt,
+    enqueuedAt: row.enqueued_at,
+    processAt: row.process_at,
+  };
 }
 
 /** Runs a handler; whatever it throws comes back as an `Error`. */

@@ -32,6 +32,7 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
     if (result === 'abandoned') return 'abandoned';
     if (result.claimed === 0) return 'empty';
     claimSize.record(result.ran, result.handlerMs);
+    if (result.soloNext) claimSize.claimOneNext();
     // A full batch suggests more are due: get an idle loop going too.
     if (result.claimed === limit) idle.wakeOne();
     return 'found';

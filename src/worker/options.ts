@@ -92,9 +92,10 @@ export interface WorkerOptions extends TableOptions {
    */
   jobTimeout?: number;
   /**
-   * Lease mode: archive a job as failed, with an `AbandonedJobError`, once
-   * its lease has run out unfinished this many times — a job that kills the
-   * process running it must not take down worker after worker forever.
+   * Archive a job as failed, with an `AbandonedJobError`, once this many of
+   * its runs died unfinished (its process crashed, its connection was lost,
+   * its lease ran out) — a job that kills the process running it must not
+   * take down worker after worker forever.
    * @defaultValue `3`
    */
   maxAbandonedRuns?: number;

@@ -1,16 +1,24 @@
 import type pg from 'pg';
-import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
+import { AbandonedJobError, JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { decodeStoredPayload } from '../payload.js';
-import { claimJobs, completeJobs, type Completion, type JobRow, type StoredError } from '../sql/jobs.js';
+import { claimJobs, completeJobs, type ClaimedJobRow, type Completion, type JobRow, type StoredError } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
-import { jobContext, logOf, retryDelay, runHandler, startDeadline, type JobLog } from './handler-run.js';
+import { jobContext, jobInfoOf, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
 import { JobTransaction } from './job-transaction.js';
 import type { WorkerRuntime } from './runtime.js';
 
 /** What a batch did, for the loop's pacing. */
-export type BatchResult = { claimed: number; ran: number; handlerMs: number } | 'abandoned';
+export type BatchResult =
+  | {
+      claimed: number;
+      ran: number;
+      handlerMs: number;
+      /** A job that an earlier, crashed run left behind waits to run alone: claim one next. */
+      soloNext: boolean;
+    }
+  | 'abandoned';
 
 /** How one job's run ended, before its batch commits. */
 type JobResult =
@@ -42,14 +50,28 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     const rows = await claimJobs(client, runtime.claim!, options.queue, runtime.claimTypes, limit);
     if (rows.length === 0) {
       await client.query('COMMIT');
-      return { claimed: 0, ran: 0, handlerMs: 0 };
+      return { claimed: 0, ran: 0, handlerMs: 0, soloNext: false };
     }
 
     const results: JobResult[] = [];
+    let soloNext = false;
     const started = performance.now();
     for (const row of rows) {
       // Once stopping, jobs not yet started stay queued, untouched.
       if (runtime.shutdown.aborted) break;
+      if (row.last_claim_aborted) {
+        // The run an earlier claim started died with its worker. Record that
+        // (it commits with this batch, which does not run the job) and let
+        // the job run alone later, so that if it is what kills workers, it
+        // takes no other job down with it.
+        results.push(recordAbandonedRun(runtime, row));
+        soloNext = true;
+        continue;
+      }
+      if (row.abandoned_runs > 0 && rows.length > 1) {
+        soloNext = true; // left untouched for a claim of its own
+        continue;
+      }
       const result = await runJob(runtime, client, row, slot);
       if (result.kind === 'abandoned') {
         // Closing the connection makes PostgreSQL roll the whole batch back,
@@ -75,7 +97,7 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     }
     await commit(client);
     for (const result of results) logResult(emit, result, slot);
-    return { claimed: rows.length, ran: results.length, handlerMs };
+    return { claimed: rows.length, ran: results.length, handlerMs, soloNext };
   } catch (error) {
     broken = toError(error);
     throw broken;
@@ -87,6 +109,26 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
   }
 }
 
+/**
+ * The transition of a job whose last claim died: counted as an abandoned
+ * run, or — at `maxAbandonedRuns` — archived as failed, since it may be what
+ * crashes or hangs the workers that run it.
+ */
+function recordAbandonedRun(runtime: WorkerRuntime, row: ClaimedJobRow): JobResult {
+  const abandonedRuns = row.abandoned_runs + 1;
+  const decoded = decodeStoredPayload(row.payload);
+  const job = jobInfoOf(row, row.attempts + 1, 'payload' in decoded ? decoded.payload : null);
+  if (abandonedRuns < runtime.options.maxAbandonedRuns) {
+    return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'abandoned' } };
+  }
+  const error = new AbandonedJobError(
+    `set aside: the worker running it stopped without finishing ${abandonedRuns} times ` +
+      `(maxAbandonedRuns: ${runtime.options.maxAbandonedRuns}); it may crash or hang its process`,
+  );
+  const stored = { name: error.name, message: error.message, stack: error.stack, attempt: job.attempt };
+  return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'failure', error: stored }, error };
+}
+
 /** Runs one claimed job's handler and decides its transition; writes nothing but the handler's own work. */
 async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow, slot: number): Promise<JobResult> {
   const { options, emit } = runtime;
@@ -96,15 +138,7 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
     throw new ProletarianError(`claimed a job of type "${row.job_type}" that this worker has no handler for`);
   }
   const decoded = decodeStoredPayload(row.payload);
-  const job: JobInfo = {
-    jobId: row.job_id,
-    jobType: row.job_type,
-    queue: row.queue,
-    payload: 'payload' in decoded ? decoded.payload : null,
-    attempt: row.attempts + 1,
-    enqueuedAt: row.enqueued_at,
-    processAt: row.process_at,
-  };
+  const job = jobInfoOf(row, row.attempts + 1, 'payload' in decoded ? decoded.payload : null);
   if ('error' in decoded) {
     const { error } = decoded;
     const stored = { name: error.name, message: error.message, stack: error.stack, attempt: job.attempt };
@@ -174,6 +208,14 @@ function logResult(emit: EmitLog, result: JobResult, slot: number): void {
     return;
   }
   const jobLog = logOf(result.job, slot);
+  if (completion.status === 'abandoned') {
+    emit('job-recovered', jobLog);
+    return;
+  }
+  if (result.error instanceof AbandonedJobError) {
+    emit('job-set-aside', { ...jobLog, ...errorData(result.error) });
+    return;
+  }
   if (completion.status === 'retry') {
     emit('job-retry-scheduled', { ...jobLog, delayMs: completion.delayMs, ...errorData(result.error!) });
   } else emit('job-failed', { ...jobLog, ...errorData(result.error!) });

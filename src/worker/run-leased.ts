@@ -5,7 +5,7 @@ import { decodeStoredPayload } from '../payload.js';
 import { archiveLeasedJob, leaseNextJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
 import type { StoredError } from '../sql/jobs.js';
 import type { JobDb, JobInfo } from '../types.js';
-import { jobContext, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
+import { jobContext, jobInfoOf, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
 import type { WorkerRuntime } from './runtime.js';
 
 /** What a lease-mode turn of a loop did. */
@@ -27,15 +27,8 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   if (!row) return 'empty';
   const entry = options.handlers.get(row.job_type)!;
   const decoded = decodeStoredPayload(row.payload);
-  const job: JobInfo = {
-    jobId: row.job_id,
-    jobType: row.job_type,
-    queue: row.queue,
-    payload: 'payload' in decoded ? decoded.payload : null,
-    attempt: row.attempts,
-    enqueuedAt: row.enqueued_at,
-    processAt: row.process_at,
-  };
+  // The lease counted this run already.
+  const job = jobInfoOf(row, row.attempts, 'payload' in decoded ? decoded.payload : null);
   const jobLog = logOf(job, slot);
   if (row.abandoned_runs >= options.maxAbandonedRuns) {
     const error = new AbandonedJobError(

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { migrate, schemaSql, type LogData, type LogEvent, type LogFunction, type TableOptions } from 'proletarian';
 
@@ -74,6 +75,36 @@ export async function tablesIn(db: pg.Pool | pg.Client, schema: string): Promise
 export async function addEffectsTable(db: TestDatabase): Promise<(jobId: string) => Promise<{ note: string }[]>> {
   await db.pool.query(`CREATE TABLE "${db.schema}".effects (job_id uuid PRIMARY KEY, note text)`);
   return (jobId) => db.rows<{ note: string }>(`SELECT note FROM "${db.schema}".effects WHERE job_id = $1`, [jobId]);
+}
+
+/** What {@link useWorkerTestDatabase} gives a test file. */
+export interface WorkerTestDatabase {
+  /** Filled in before the first test runs. */
+  db: TestDatabase;
+  /** The notes written to the effects table for a job, by handlers through ctx.db. */
+  effects: (jobId: string) => Promise<{ note: string }[]>;
+  /** A fresh queue name, so each test sees only its own jobs. */
+  newQueue: () => string;
+}
+
+/**
+ * The usual set-up of a worker test file, registered in the enclosing
+ * `describe`: a test database with an effects table before the tests, dropped
+ * after them.
+ */
+export function useWorkerTestDatabase(options: { poolSize?: number } = {}): WorkerTestDatabase {
+  const db = {} as TestDatabase;
+  let effectsOf: (jobId: string) => Promise<{ note: string }[]>;
+  before(async () => {
+    Object.assign(db, await createTestDatabase(options));
+    effectsOf = await addEffectsTable(db);
+  });
+  after(() => db.close());
+  return {
+    db,
+    effects: (jobId) => effectsOf(jobId),
+    newQueue: () => `q-${Math.random().toString(36).slice(2)}`,
+  };
 }
 
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
