@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createWorker, enqueueMany, silentLogger, type Worker } from 'proletarian';
-import { useWorkerTestDatabase, waitFor } from './helpers/database.js';
+import { recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
 
 describe('worker: batches', () => {
   const { db, effects, newQueue } = useWorkerTestDatabase();
@@ -62,6 +62,31 @@ describe('worker: batches', () => {
         assert.deepEqual(await effects(jobId), [{ note: `job ${i}` }], `job ${i} committed its write`);
       }
     }
+  });
+
+  it('sees no abandoned runs where none happened, across many concurrent batches', async () => {
+    const queue = newQueue();
+    const total = 20_000;
+    for (let i = 0; i < total; i += 5_000) {
+      await enqueueMany(db.pool, Array.from({ length: 5_000 }, () => ({ jobType: 'job', payload: null, queue })), db.tables);
+    }
+    const log = recordingLogger();
+    const workers = [1, 2].map(() =>
+      createWorker(db.pool, { ...db.tables, queue, log, concurrency: 2, batchSize: 500, handlers: { job: () => {} } }),
+    );
+    await Promise.all(workers.map((worker) => worker.start()));
+    try {
+      await waitFor(async () => (await queuedCount(queue)) === 0, { timeoutMs: 60_000, what: 'the queue to drain' });
+    } finally {
+      await Promise.all(workers.map((worker) => worker.stop()));
+    }
+    const suspicious = log.events.filter((e) => ['job-recovered', 'job-set-aside', 'polling-error'].includes(e.event));
+    assert.deepEqual(suspicious, []);
+    const [row] = await db.rows<{ n: string }>(
+      `SELECT count(*) AS n FROM "${db.schema}".archived_job WHERE queue = $1 AND status = 'success' AND attempts = 1`,
+      [queue],
+    );
+    assert.equal(Number(row!.n), total);
   });
 
   it('runs one job per transaction with batchSize 1', async () => {

@@ -197,14 +197,18 @@ export function claimStatement(t: Tables, typeFilter: 'only' | 'except' | 'none'
 // (SELECT … FOR UPDATE shows the value from before its own lock). If that
 // transaction aborted, the claim it made died with its worker — a crash
 // leaves no other trace in transaction mode, and this one costs no write.
-// xmax is a 32-bit xid; pg_xact_status() takes the 64-bit form, so the
-// current epoch is added (less one if the xid is from before a wraparound).
-// Rows never locked have xmax 0 and skip the lookup.
-const LAST_CLAIM_ABORTED = `(xmax <> '0'::xid AND pg_xact_status((
-      (pg_current_xact_id()::text::bigint & ~x'FFFFFFFF'::bigint) + xmax::text::bigint
-      - CASE WHEN xmax::text::bigint > (pg_current_xact_id()::text::bigint & x'FFFFFFFF'::bigint)
-             THEN x'100000000'::bigint ELSE 0 END
-    )::text::xid8) IS NOT DISTINCT FROM 'aborted')`;
+// xmax is a 32-bit xid; pg_xact_status() takes the 64-bit form, found here
+// from our own transaction's id and the (wrapping) distance to it. A locker
+// newer than us is never asked about — asking about an xid beyond ours is an
+// error that would wedge the claim — and rows never locked (xmax 0), nearly
+// all of them, skip the lookup.
+const LAST_CLAIM_ABORTED = `CASE WHEN xmax = '0'::xid THEN false ELSE (
+    SELECT CASE WHEN distance < 0 THEN false
+                ELSE pg_xact_status((own - distance)::text::xid8) IS NOT DISTINCT FROM 'aborted' END
+    FROM (SELECT own, CASE WHEN m >= 2147483648 THEN m - 4294967296 ELSE m END AS distance
+          FROM (SELECT own, ((own & 4294967295) - xmax::text::bigint + 4294967296) % 4294967296 AS m
+                FROM (SELECT pg_current_xact_id()::text::bigint AS own) AS current_xact) AS wrapped) AS signed
+  ) END`;
 
 /** Claims up to `limit` due jobs, oldest first. */
 export async function claimJobs(

@@ -4,6 +4,11 @@
 const TARGET_BATCH_MS = 20;
 // Weight of the newest batch in the moving average of job durations.
 const SMOOTHING = 0.3;
+// Each handler that writes through ctx.db is a subtransaction of its batch.
+// Past 64 in one transaction, PostgreSQL's per-backend cache of them
+// overflows and every session's visibility checks slow down; batches of
+// such jobs stay below it.
+const MAX_WRITING_BATCH = 60;
 
 /**
  * Decides how many jobs a loop claims at once. Quick jobs are claimed many at
@@ -12,7 +17,7 @@ const SMOOTHING = 0.3;
  * one job and grows as it learns how long jobs take.
  */
 export class ClaimSizer {
-  readonly #max: number;
+  #max: number;
   #averageJobMs: number | null = null;
   #last = 1;
   #soloNext = false;
@@ -38,8 +43,12 @@ export class ClaimSizer {
     return this.#last;
   }
 
-  /** Records that `jobs` jobs ran in `elapsedMs` (handlers only, not the claim or commit). */
-  record(jobs: number, elapsedMs: number): void {
+  /**
+   * Records that `jobs` jobs ran in `elapsedMs` (handlers only, not the claim
+   * or commit), `savepoints` of them using `ctx.db`.
+   */
+  record(jobs: number, elapsedMs: number, savepoints = 0): void {
+    if (savepoints > 0) this.#max = Math.min(this.#max, MAX_WRITING_BATCH);
     if (jobs === 0) return;
     const perJob = elapsedMs / jobs;
     this.#averageJobMs =

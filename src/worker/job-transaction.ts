@@ -18,6 +18,7 @@ export class JobTransaction {
   #open = true;
   #savepoint = false;
   #inFlight = 0;
+  #queryFailed = false;
 
   readonly db: JobDb;
 
@@ -40,8 +41,13 @@ export class JobTransaction {
       const result = (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
       if (result instanceof Promise) {
         this.#inFlight++;
-        const settled = () => void this.#inFlight--;
-        result.then(settled, settled);
+        result.then(
+          () => void this.#inFlight--,
+          () => {
+            this.#inFlight--;
+            this.#queryFailed = true;
+          },
+        );
       }
       return result;
     };
@@ -63,9 +69,16 @@ export class JobTransaction {
     this.#open = false;
   }
 
-  /** Keeps the handler's work; throws if its part of the transaction failed. */
+  /**
+   * Keeps the handler's work; throws if its part of the transaction failed.
+   * The savepoint is left in place when every query succeeded — the commit
+   * ends it, and a round trip per job is saved; a later job's savepoint nests
+   * inside it, and undoing that job rolls back to its own. After a failed
+   * query, RELEASE tells whether the handler recovered (with a savepoint of
+   * its own) or left the transaction aborted.
+   */
   async keepHandlerWork(): Promise<void> {
-    if (this.#savepoint) await this.#client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+    if (this.#savepoint && this.#queryFailed) await this.#client.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
   }
 
   /**

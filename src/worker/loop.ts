@@ -31,7 +31,7 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
     const result = await runNextBatch(runtime, slot, limit);
     if (result === 'abandoned') return 'abandoned';
     if (result.claimed === 0) return 'empty';
-    claimSize.record(result.ran, result.handlerMs);
+    claimSize.record(result.ran, result.handlerMs, result.savepoints);
     if (result.soloNext) claimSize.claimOneNext();
     // A full batch suggests more are due: get an idle loop going too.
     if (result.claimed === limit) idle.wakeOne();

@@ -15,6 +15,8 @@ export type BatchResult =
       claimed: number;
       ran: number;
       handlerMs: number;
+      /** Savepoints the handlers created: each is a subtransaction of the batch. */
+      savepoints: number;
       /** A job that an earlier, crashed run left behind waits to run alone: claim one next. */
       soloNext: boolean;
     }
@@ -22,7 +24,7 @@ export type BatchResult =
 
 /** How one job's run ended, before its batch commits. */
 type JobResult =
-  | { kind: 'completed'; job: JobInfo; completion: Completion; error?: Error }
+  | { kind: 'completed'; job: JobInfo; completion: Completion; error?: Error; usedDb?: boolean }
   | { kind: 'interrupted'; job: JobInfo; error: Error }
   | { kind: 'abandoned' };
 
@@ -50,7 +52,7 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     const rows = await claimJobs(client, runtime.claim!, options.queue, runtime.claimTypes, limit);
     if (rows.length === 0) {
       await client.query('COMMIT');
-      return { claimed: 0, ran: 0, handlerMs: 0, soloNext: false };
+      return { claimed: 0, ran: 0, handlerMs: 0, savepoints: 0, soloNext: false };
     }
 
     const results: JobResult[] = [];
@@ -97,7 +99,8 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     }
     await commit(client);
     for (const result of results) logResult(emit, result, slot);
-    return { claimed: rows.length, ran: results.length, handlerMs, soloNext };
+    const savepoints = results.filter((r) => r.kind === 'completed' && r.usedDb).length;
+    return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
     broken = toError(error);
     throw broken;
@@ -168,7 +171,7 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
   if (!failure) {
     try {
       await transaction.keepHandlerWork();
-      return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'success' } };
+      return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'success' }, usedDb: transaction.used };
     } catch (error) {
       // The handler returned normally but left its part of the transaction
       // unusable: it caught a failed query.
