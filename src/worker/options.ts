@@ -60,7 +60,7 @@ export interface WorkerOptions extends TableOptions {
    * that a batch takes about 20 ms (and a slow job runs alone). Within a
    * batch jobs run one after another, each under its own savepoint: a failing
    * job never undoes another's work. Set `1` for one transaction per job.
-   * @defaultValue `100`
+   * @defaultValue `500`
    */
   batchSize?: number;
   /**
@@ -215,7 +215,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     concurrency: positiveInteger('concurrency', options.concurrency ?? 1),
     handlers,
     fallback,
-    batchSize: positiveInteger('batchSize', options.batchSize ?? 100),
+    batchSize: positiveInteger('batchSize', options.batchSize ?? 500),
     listen: optionalBoolean('listen', options.listen, true),
     pollInterval: positiveNumber('pollInterval', options.pollInterval ?? 250),
     onFailedJob: optionalFunction('onFailedJob', options.onFailedJob),
