@@ -1,8 +1,15 @@
 // `npm run chaos`: the long chaos run. Options: --jobs N (default 20000),
 // --faults N (default 200), --workers N (3), --concurrency N (2),
 // --kinds a,b,c (default all). Without DATABASE_URL it starts an embedded
-// PostgreSQL it can restart; with DATABASE_URL, database restarts are left out.
+// PostgreSQL it can restart. With DATABASE_URL, it restarts that server with
+// --restart-command (`{mode}` becomes fast or immediate), e.g. for this
+// machine's system PostgreSQL:
+//   --restart-command 'pg_ctlcluster --skip-systemctl-redirect 15 main restart -m {mode}'
+// and leaves database restarts out without one.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { ALL_FAULTS, runChaos, type FaultKind } from './chaos.js';
 
 const { values } = parseArgs({
@@ -12,8 +19,30 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '2' },
     kinds: { type: 'string' },
+    'restart-command': { type: 'string' },
   },
 });
+
+const restartCommand = values['restart-command'];
+/** Restarts the server at DATABASE_URL with the given command, then waits until it accepts connections. */
+async function restartWithCommand(mode: 'fast' | 'immediate'): Promise<void> {
+  await promisify(execFile)('sh', ['-c', restartCommand!.replaceAll('{mode}', mode)]);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const client = new pg.Client({ connectionString: process.env['DATABASE_URL'] });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}
 
 interface EmbeddedServer {
   url: string;
@@ -34,7 +63,11 @@ try {
   const kinds = values.kinds ? (values.kinds.split(',') as FaultKind[]) : ALL_FAULTS;
   const report = await runChaos({
     databaseUrl: embedded?.url ?? process.env['DATABASE_URL']!,
-    ...(embedded ? { restartDatabase: (mode: 'fast' | 'immediate') => embedded.restart(mode) } : {}),
+    ...(embedded
+      ? { restartDatabase: (mode: 'fast' | 'immediate') => embedded.restart(mode) }
+      : restartCommand
+        ? { restartDatabase: restartWithCommand }
+        : {}),
     jobs: Number(values.jobs),
     faults: Number(values.faults),
     workers: Number(values.workers),
