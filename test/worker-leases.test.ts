@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createWorker, enqueue, queueStats, silentLogger, type WorkerOptions } from 'proletarian';
 import { deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
-import { startChildWorker } from './helpers/processes.js';
+import { crashEveryRun, startChildWorker } from './helpers/processes.js';
 
 interface JobState {
   attempts: number;
@@ -118,12 +118,7 @@ describe('worker: lease mode', () => {
   it('sets aside a job whose workers keep dying, after maxAbandonedRuns', async () => {
     const queue = newQueue();
     const jobId = await enqueue(db.pool, 'work', {}, { ...db.tables, queue });
-    for (let run = 1; run <= 2; run++) {
-      const child = startChildWorker({ SCHEMA: db.schema, QUEUE: queue, JOB_MS: -1, MODE: 'lease' });
-      await child.waitForLine(/^started /, 10_000);
-      child.child.kill('SIGKILL');
-      await child.exited;
-    }
+    await crashEveryRun({ schema: db.schema, queue, runs: 2, mode: 'lease' });
     const log = recordingLogger();
     let ran = 0;
     const worker = createWorker(db.pool, {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { createWorker, enqueue, silentLogger } from 'proletarian';
 import { databaseUrl, deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
-import { startChildWorker } from './helpers/processes.js';
+import { crashEveryRun, startChildWorker } from './helpers/processes.js';
 import { startProxy } from './helpers/proxy.js';
 
 describe('worker: crashes and connection faults', () => {
@@ -56,12 +56,7 @@ describe('worker: crashes and connection faults', () => {
   it('sets aside a job whose runs keep killing their worker, after maxAbandonedRuns', async () => {
     const queue = newQueue();
     const jobId = await enqueue(db.pool, 'work', {}, { ...db.tables, queue });
-    for (let run = 1; run <= 2; run++) {
-      const child = startChildWorker({ SCHEMA: db.schema, QUEUE: queue, JOB_MS: -1 });
-      await child.waitForLine(/^started /);
-      child.child.kill('SIGKILL'); // the job "crashes" its process
-      await child.exited;
-    }
+    await crashEveryRun({ schema: db.schema, queue, runs: 2 });
     const [before] = await db.rows<{ abandoned_runs: number; attempts: number }>(
       `SELECT abandoned_runs, attempts FROM "${db.schema}".job WHERE job_id = $1`,
       [jobId],

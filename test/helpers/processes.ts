@@ -65,3 +65,27 @@ export function startChildWorker(env: {
     },
   };
 }
+
+/**
+ * Runs the job waiting on `queue` in `runs` child workers in turn, killing
+ * each (SIGKILL) as soon as its handler has started: a job that crashes
+ * every process that runs it.
+ */
+export async function crashEveryRun(options: {
+  schema: string;
+  queue: string;
+  runs: number;
+  mode?: 'transaction' | 'lease';
+}): Promise<void> {
+  for (let run = 1; run <= options.runs; run++) {
+    const child = startChildWorker({
+      SCHEMA: options.schema,
+      QUEUE: options.queue,
+      JOB_MS: -1,
+      ...(options.mode ? { MODE: options.mode } : {}),
+    });
+    await child.waitForLine(/^started /);
+    child.child.kill('SIGKILL');
+    await child.exited;
+  }
+}
