@@ -68,6 +68,14 @@ export class JobTimeoutError extends ProletarianError {
  */
 export class AbandonedJobError extends ProletarianError {
   override name = 'AbandonedJobError';
+  readonly abandonedRuns: number;
+  constructor(abandonedRuns: number, maxAbandonedRuns: number) {
+    super(
+      `set aside: the worker running it stopped without finishing ${abandonedRuns} times ` +
+        `(maxAbandonedRuns: ${maxAbandonedRuns}); it may crash or hang its process`,
+    );
+    this.abandonedRuns = abandonedRuns;
+  }
 }
 
 /**

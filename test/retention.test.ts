@@ -11,14 +11,7 @@ import {
   silentLogger,
   type PruneOptions,
 } from 'proletarian';
-import {
-  createTestDatabase,
-  databaseUrl,
-  installSchemaVersion,
-  recordingLogger,
-  waitFor,
-  type TestDatabase,
-} from './helpers/database.js';
+import { createTestDatabase, databaseUrl, installSchemaVersion, recordingLogger, type TestDatabase, waitFor, whileRunning } from './helpers/database.js';
 
 const DAY = 24 * 3600_000;
 
@@ -216,12 +209,7 @@ describe('prune', () => {
         },
       },
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await archivedIds()).length === 6, { what: 'six archived jobs' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await archivedIds()).length === 6, { what: 'six archived jobs' }));
 
     assert.equal((await pruneHere({ olderThan: DAY })).deleted, 0, 'all of them finished just now');
     const failures = await pruneHere({ olderThan: 0, status: 'failure' });
@@ -303,12 +291,7 @@ describe('prune', () => {
       handlers: { job: () => {} },
       retention: { olderThan: DAY, every: 100 },
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await archivedIds()).length === recent.length, { what: 'the old jobs to be pruned' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await archivedIds()).length === recent.length, { what: 'the old jobs to be pruned' }));
     assert.deepEqual(await archivedIds(), sorted(recent));
     const pruned = log.events.find((e) => e.event === 'archive-pruned');
     assert.equal(pruned?.data['deleted'], old.length);

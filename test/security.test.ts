@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createWorker, enqueue, enqueueMany, InvalidPayloadError, silentLogger } from 'proletarian';
-import { createTestDatabase, tablesIn, waitFor, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, tablesIn, type TestDatabase, waitFor, whileRunning } from './helpers/database.js';
 
 describe('security', () => {
   let db: TestDatabase;
@@ -25,12 +25,7 @@ describe('security', () => {
       pollInterval: 20,
       handlers: { job: (payload) => void (seen = payload) },
     });
-    await worker.start();
-    try {
-      await waitFor(() => seen !== undefined, { what: 'the handler' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(() => seen !== undefined, { what: 'the handler' }));
     return seen;
   }
 

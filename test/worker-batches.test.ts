@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createWorker, enqueueMany, silentLogger, type Worker } from 'proletarian';
-import { recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
+import { recordingLogger, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
 
 describe('worker: batches', () => {
   const { db, effects, newQueue } = useWorkerTestDatabase();
@@ -104,12 +104,7 @@ describe('worker: batches', () => {
         },
       },
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await queuedCount(queue)) === 0, { what: 'the queue to drain' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await queuedCount(queue)) === 0, { what: 'the queue to drain' }));
     assert.equal(transactions.size, 10);
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createWorker, enqueue, queueStats, silentLogger, type WorkerOptions } from 'proletarian';
-import { deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
+import { deferred, recordingLogger, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
 import { crashEveryRun, startChildWorker } from './helpers/processes.js';
 
 interface JobState {
@@ -50,12 +50,7 @@ describe('worker: lease mode', () => {
       await new Promise((resolve) => setTimeout(resolve, 2_500));
       midway.resolve({ effectVisible: (await effects(ctx.jobId)).length, state: await jobState(ctx.jobId) });
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await archived(jobId))?.status === 'success', { what: 'the leased job' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'success', { what: 'the leased job' }));
     const { effectVisible, state } = await midway.promise;
     assert.equal(effectVisible, 1, 'a write through ctx.db commits at once');
     assert.ok(state?.locked_by, 'the job is marked with its holder');
@@ -102,12 +97,7 @@ describe('worker: lease mode', () => {
       pollInterval: 50,
       handlers: { work: { mode: 'lease', leaseDuration: 1_000, handler: (_p, ctx) => void ran.push(ctx.attempt) } },
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await archived(jobId))?.status === 'success', { what: 'the take-over' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'success', { what: 'the take-over' }));
     const tookOverIn = Date.now() - killedAt;
     // The child's lease lasts 1 s; one poll later the job is taken.
     assert.ok(tookOverIn < 3_000, `taken over after ${tookOverIn} ms`);
@@ -129,12 +119,7 @@ describe('worker: lease mode', () => {
       maxAbandonedRuns: 2,
       handlers: { work: { mode: 'lease', leaseDuration: 1_000, handler: () => void ran++ } },
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the job to be set aside' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the job to be set aside' }));
     assert.equal(ran, 0, 'the poison job never ran again');
     assert.equal((await archived(jobId))?.last_error?.name, 'AbandonedJobError');
     assert.ok(log.names().includes('job-set-aside'));
@@ -148,12 +133,7 @@ describe('worker: lease mode', () => {
       attempts.push(ctx.attempt);
       throw new Error(`attempt ${ctx.attempt}`);
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the final failure' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the final failure' }));
     assert.deepEqual(attempts, [1, 2, 3]);
     const row = await archived(jobId);
     assert.equal(row?.attempts, 3);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { createWorker, enqueue, silentLogger } from 'proletarian';
-import { databaseUrl, deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
+import { databaseUrl, deferred, recordingLogger, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
 import { crashEveryRun, startChildWorker } from './helpers/processes.js';
 import { startProxy } from './helpers/proxy.js';
 
@@ -41,12 +41,7 @@ describe('worker: crashes and connection faults', () => {
         },
       },
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await archivedStatus(jobId)) === 'success', { what: 'the job to be taken over' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await archivedStatus(jobId)) === 'success', { what: 'the job to be taken over' }));
     const recoveredIn = Date.now() - killedAt;
     assert.ok(recoveredIn < 2_000, `taken over after ${recoveredIn} ms`);
     assert.deepEqual(attempts, [1], 'the crashed run counted no attempt');
@@ -73,12 +68,7 @@ describe('worker: crashes and connection faults', () => {
       maxAbandonedRuns: 2,
       handlers: { work: () => void ran++ },
     });
-    await worker.start();
-    try {
-      await waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the job to be set aside' });
-    } finally {
-      await worker.stop();
-    }
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the job to be set aside' }));
     assert.equal(ran, 0, 'it never ran again');
     assert.equal((await archived(jobId))?.last_error?.name, 'AbandonedJobError');
     assert.ok(log.names().includes('job-set-aside'));

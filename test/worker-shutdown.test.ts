@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createWorker, enqueue, silentLogger, type WorkerOptions } from 'proletarian';
-import { deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
+import { deferred, recordingLogger, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
 import { startChildWorker } from './helpers/processes.js';
 
 describe('worker: start and stop', () => {
@@ -93,12 +93,7 @@ describe('worker: start and stop', () => {
 
     const seen: number[] = [];
     const second = worker(queue, { handlers: { job: (_payload, ctx) => void seen.push(ctx.attempt) } });
-    await second.start();
-    try {
-      await waitFor(async () => (await archivedStatus(jobId)) === 'success', { what: 'the job to run again' });
-    } finally {
-      await second.stop();
-    }
+    await whileRunning(second, () => waitFor(async () => (await archivedStatus(jobId)) === 'success', { what: 'the job to run again' }));
     assert.deepEqual(seen, [1]);
   });
 
@@ -137,12 +132,7 @@ describe('worker: start and stop', () => {
     assert.equal(w.state, 'stopped');
 
     const jobId = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
-    await w.start();
-    try {
-      await waitFor(async () => (await archivedStatus(jobId)) === 'success', { what: 'the restarted worker' });
-    } finally {
-      await w.stop();
-    }
+    await whileRunning(w, () => waitFor(async () => (await archivedStatus(jobId)) === 'success', { what: 'the restarted worker' }));
     assert.equal(runs, 1);
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createWorker, enqueue, enqueueMany, silentLogger, type JobContext, type Worker } from 'proletarian';
-import { deferred, recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
+import { createWorker, enqueue, enqueueMany, silentLogger, type JobContext } from 'proletarian';
+import { deferred, recordingLogger, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
 
 describe('worker: processing', () => {
   const { db, effects } = useWorkerTestDatabase({ poolSize: 12 });
@@ -13,14 +13,6 @@ describe('worker: processing', () => {
     );
   const queued = (jobId: string) => db.rows(`SELECT * FROM "${db.schema}".job WHERE job_id = $1`, [jobId]);
 
-  async function withWorker<T>(worker: Worker, body: () => Promise<T>): Promise<T> {
-    await worker.start();
-    try {
-      return await body();
-    } finally {
-      await worker.stop();
-    }
-  }
 
   it('runs a job, hands the handler its payload and context, and archives it as success', async () => {
     const queue = 'basic';
@@ -33,7 +25,7 @@ describe('worker: processing', () => {
       pollInterval: 20,
       handlers: { greet: async (payload, ctx) => void seen.push({ payload, ctx, abortedDuringRun: ctx.signal.aborted }) },
     });
-    await withWorker(worker, () => waitFor(async () => (await archived(jobId)).length === 1, { what: 'archive' }));
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId)).length === 1, { what: 'archive' }));
     assert.equal(seen.length, 1);
     const [{ payload, ctx, abortedDuringRun }] = seen as [(typeof seen)[number]];
     assert.deepEqual(payload, { name: 'Ada' });
@@ -73,7 +65,7 @@ describe('worker: processing', () => {
         },
       },
     });
-    await withWorker(worker, () => waitFor(async () => (await archived(jobId)).length === 1, { what: 'archive' }));
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId)).length === 1, { what: 'archive' }));
     assert.deepEqual(await duringHandler.promise, { visibleOutside: 0, jobStillQueued: 1 });
     assert.deepEqual(await effects(jobId), [
       { note: 'hello' },
@@ -96,7 +88,7 @@ describe('worker: processing', () => {
         },
       },
     });
-    const rows = await withWorker(worker, () =>
+    const rows = await whileRunning(worker, () =>
       waitFor(
         async () => {
           const r = await db.rows<{ attempts: number; last_error: { message: string } | null }>(
@@ -127,7 +119,7 @@ describe('worker: processing', () => {
         },
       },
     });
-    await withWorker(worker, () => waitFor(async () => (await archived(jobId)).length === 1, { what: 'archive' }));
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId)).length === 1, { what: 'archive' }));
     const [row] = await db.rows<{ status: string; last_error: { message: string } }>(
       `SELECT status, last_error FROM "${db.schema}".archived_job WHERE job_id = $1`,
       [jobId],
@@ -147,7 +139,7 @@ describe('worker: processing', () => {
       pollInterval: 20,
       handlers: { leak: (_payload, ctx) => leaked.resolve(ctx.db) },
     });
-    const leakedDb = await withWorker(worker, () => leaked.promise);
+    const leakedDb = await whileRunning(worker, () => leaked.promise);
     await assert.rejects(leakedDb.query('SELECT 1'), { name: 'JobFinishedError' });
   });
 
@@ -162,7 +154,7 @@ describe('worker: processing', () => {
       pollInterval: 20,
       handlers: { known: () => {} },
     });
-    await withWorker(worker, async () => {
+    await whileRunning(worker, async () => {
       await waitFor(async () => (await archived(known)).length === 1, { what: 'known job' });
       await new Promise((resolve) => setTimeout(resolve, 150)); // several polls
     });
@@ -181,7 +173,7 @@ describe('worker: processing', () => {
       handlers: {},
       fallbackHandler: (_payload, ctx) => void seen.push(ctx.jobType),
     });
-    await withWorker(catchAll, () => waitFor(async () => (await archived(unknown)).length === 1, { what: 'fallback' }));
+    await whileRunning(catchAll, () => waitFor(async () => (await archived(unknown)).length === 1, { what: 'fallback' }));
     assert.deepEqual(seen, ['unknown']);
   });
 
@@ -195,7 +187,7 @@ describe('worker: processing', () => {
       pollInterval: 20,
       handlers: { job: () => {} },
     });
-    await withWorker(worker, () => waitFor(async () => (await archived(mine)).length === 1, { what: 'queue-a job' }));
+    await whileRunning(worker, () => waitFor(async () => (await archived(mine)).length === 1, { what: 'queue-a job' }));
     assert.equal((await queued(other)).length, 1);
   });
 
@@ -210,7 +202,7 @@ describe('worker: processing', () => {
       pollInterval: 20,
       handlers: { job: () => {} },
     });
-    await withWorker(worker, async () => {
+    await whileRunning(worker, async () => {
       await waitFor(async () => (await archived(now)).length === 1, { what: 'due job' });
       await new Promise((resolve) => setTimeout(resolve, 100));
     });
@@ -232,7 +224,7 @@ describe('worker: processing', () => {
       pollInterval: 20,
       handlers: { ordered: (payload) => void order.push(payload as number) },
     });
-    await withWorker(worker, () => waitFor(() => order.length === 20, { what: '20 jobs' }));
+    await whileRunning(worker, () => waitFor(() => order.length === 20, { what: '20 jobs' }));
     assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i));
   });
 
@@ -257,7 +249,7 @@ describe('worker: processing', () => {
         },
       },
     });
-    await withWorker(worker, async () => {
+    await whileRunning(worker, async () => {
       await waitFor(() => peak === 4, { what: '4 jobs running at once' });
       release.resolve();
       await waitFor(async () => (await db.rows(`SELECT 1 FROM "${db.schema}".job WHERE queue = $1`, [queue])).length === 0);
@@ -320,7 +312,7 @@ describe('worker: processing', () => {
       pollInterval: 20,
       handlers: { chatty: (_payload, ctx) => ctx.log('sending', { to: 'someone' }) },
     });
-    await withWorker(worker, () => waitFor(async () => (await archived(jobId)).length === 1));
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId)).length === 1));
     const names = log.names();
     for (const event of ['worker-started', 'job-started', 'job-log', 'job-succeeded', 'worker-stopping', 'worker-stopped'] as const) {
       assert.ok(names.includes(event), `logged ${event}`);
@@ -343,7 +335,7 @@ describe('worker: processing', () => {
     ) as { debug: (d: Record<string, unknown>, m: string) => void; info: (d: Record<string, unknown>, m: string) => void; warn: (d: Record<string, unknown>, m: string) => void; error: (d: Record<string, unknown>, m: string) => void };
     const jobId = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
     const worker = createWorker(db.pool, { ...db.tables, queue, log: logger, pollInterval: 20, handlers: { job: () => {} } });
-    await withWorker(worker, () => waitFor(async () => (await archived(jobId)).length === 1));
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId)).length === 1));
     const started = lines.find((line) => line.message === 'worker-started');
     assert.equal(started?.level, 'info');
     assert.equal(started?.data['queue'], queue);

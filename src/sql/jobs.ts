@@ -33,6 +33,11 @@ export interface StoredError {
   attempt: number;
 }
 
+/** What is stored about `error`, the failure of attempt `attempt`. */
+export function storedErrorOf(error: Error, attempt: number): StoredError {
+  return { name: error.name, message: error.message, stack: error.stack, attempt };
+}
+
 /** A job to insert; `processAt`/`processIn` as given by the caller (validated). */
 export interface NewJob {
   jobId: string;

@@ -1,6 +1,7 @@
 import { JobTimeoutError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { retryDelayFor, validateRetryPolicy, type RetryStrategy } from '../retry.js';
+import { decodeStoredPayload } from '../payload.js';
 import type { JobRow } from '../sql/jobs.js';
 import type { JobContext, JobDb, JobInfo } from '../types.js';
 import type { ResolvedHandler } from './options.js';
@@ -16,17 +17,23 @@ export function logOf(job: JobInfo, slot: number): JobLog {
   return { slot, jobId: job.jobId, jobType: job.jobType, attempt: job.attempt };
 }
 
-/** The job a handler's context describes, from its row; `attempt` is this run's number. */
-export function jobInfoOf(row: JobRow, attempt: number, payload: unknown): JobInfo {
-  return {
+/**
+ * The job a handler's context describes, from its row; `attempt` is this
+ * run's number. A payload that cannot be decoded comes back as
+ * `decodeError`: the job's failure, never the batch's or the loop's.
+ */
+export function jobOf(row: JobRow, attempt: number): { job: JobInfo; decodeError?: Error } {
+  const decoded = decodeStoredPayload(row.payload);
+  const job: JobInfo = {
     jobId: row.job_id,
     jobType: row.job_type,
     queue: row.queue,
-    payload,
+    payload: 'payload' in decoded ? decoded.payload : null,
     attempt,
     enqueuedAt: row.enqueued_at,
     processAt: row.process_at,
   };
+  return 'error' in decoded ? { job, decodeError: decoded.error } : { job };
 }
 
 /** Runs a handler; whatever it throws comes back as an `Error`. */

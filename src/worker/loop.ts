@@ -21,10 +21,6 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
   const { pollInterval, onPollingError, batchSize } = runtime.options;
   const claimSize = new ClaimSizer(batchSize);
   let consecutiveErrors = 0;
-  // Which kind of job to look for first: taking turns, neither starves the other.
-  let leaseFirst = false;
-  const hasLeases = runtime.leaseTypes.length > 0;
-  const hasBatches = runtime.claim !== null;
 
   const runBatch = async (): Promise<'found' | 'empty' | 'abandoned'> => {
     const limit = claimSize.next();
@@ -41,14 +37,15 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
     const result = await runNextLeasedJob(runtime, slot);
     return result === 'processed' ? 'found' : result;
   };
-  const turns = [...(hasBatches ? [runBatch] : []), ...(hasLeases ? [runLeased] : [])];
+  const turns = [...(runtime.claim ? [runBatch] : []), ...(runtime.leaseTypes.length > 0 ? [runLeased] : [])];
+  // Which kind of job to look for first alternates, so neither starves the other.
+  const orders = [turns, [...turns].reverse()];
+  let round = 0;
 
   while (!runtime.shutdown.aborted) {
     try {
-      leaseFirst = !leaseFirst;
-      const order = leaseFirst ? [...turns].reverse() : turns;
       let outcome: 'found' | 'empty' | 'abandoned' = 'empty';
-      for (const turn of order) {
+      for (const turn of orders[round++ % 2]!) {
         outcome = await turn();
         if (outcome !== 'empty') break;
       }

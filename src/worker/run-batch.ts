@@ -1,11 +1,17 @@
 import type pg from 'pg';
 import { AbandonedJobError, JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
-import { decodeStoredPayload } from '../payload.js';
-import { claimJobs, completeJobs, type ClaimedJobRow, type Completion, type JobRow, type StoredError } from '../sql/jobs.js';
+import {
+  claimJobs,
+  completeJobs,
+  storedErrorOf,
+  type ClaimedJobRow,
+  type Completion,
+  type JobRow,
+} from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
-import { jobContext, jobInfoOf, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
+import { jobContext, jobOf, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
 import { JobTransaction } from './job-transaction.js';
 import type { WorkerRuntime } from './runtime.js';
 
@@ -119,17 +125,17 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
  */
 function recordAbandonedRun(runtime: WorkerRuntime, row: ClaimedJobRow): JobResult {
   const abandonedRuns = row.abandoned_runs + 1;
-  const decoded = decodeStoredPayload(row.payload);
-  const job = jobInfoOf(row, row.attempts + 1, 'payload' in decoded ? decoded.payload : null);
+  const { job } = jobOf(row, row.attempts + 1);
   if (abandonedRuns < runtime.options.maxAbandonedRuns) {
     return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'abandoned' } };
   }
-  const error = new AbandonedJobError(
-    `set aside: the worker running it stopped without finishing ${abandonedRuns} times ` +
-      `(maxAbandonedRuns: ${runtime.options.maxAbandonedRuns}); it may crash or hang its process`,
-  );
-  const stored = { name: error.name, message: error.message, stack: error.stack, attempt: job.attempt };
-  return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'failure', error: stored }, error };
+  return failed(job, new AbandonedJobError(abandonedRuns, runtime.options.maxAbandonedRuns));
+}
+
+/** The transition of a job that failed for good with `error`. */
+function failed(job: JobInfo, error: Error): JobResult {
+  const completion: Completion = { jobId: job.jobId, status: 'failure', error: storedErrorOf(error, job.attempt) };
+  return { kind: 'completed', job, completion, error };
 }
 
 /** Runs one claimed job's handler and decides its transition; writes nothing but the handler's own work. */
@@ -140,13 +146,8 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
     // Only possible if the claim filter and the handlers disagree; leave the job alone.
     throw new ProletarianError(`claimed a job of type "${row.job_type}" that this worker has no handler for`);
   }
-  const decoded = decodeStoredPayload(row.payload);
-  const job = jobInfoOf(row, row.attempts + 1, 'payload' in decoded ? decoded.payload : null);
-  if ('error' in decoded) {
-    const { error } = decoded;
-    const stored = { name: error.name, message: error.message, stack: error.stack, attempt: job.attempt };
-    return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'failure', error: stored }, error };
-  }
+  const { job, decodeError } = jobOf(row, row.attempts + 1);
+  if (decodeError) return failed(job, decodeError);
   const transaction = new JobTransaction(client);
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
   const watch = runtime.inFlight.watch();
@@ -189,12 +190,14 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
     // fault of the job, so it stays queued and no attempt is counted.
     return { kind: 'interrupted', job, error: failure };
   }
-  const error: StoredError = { name: failure.name, message: failure.message, stack: failure.stack, attempt: job.attempt };
   const delay = retryDelay(entry.retryStrategy, job, failure, emit, logOf(job, slot));
-  const completion: Completion =
-    delay === null
-      ? { jobId: job.jobId, status: 'failure', error }
-      : { jobId: job.jobId, status: 'retry', delayMs: delay, error };
+  if (delay === null) return failed(job, failure);
+  const completion: Completion = {
+    jobId: job.jobId,
+    status: 'retry',
+    delayMs: delay,
+    error: storedErrorOf(failure, job.attempt),
+  };
   return { kind: 'completed', job, completion, error: failure };
 }
 

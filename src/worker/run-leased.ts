@@ -1,11 +1,10 @@
 import type pg from 'pg';
 import { AbandonedJobError, LeaseLostError, toError } from '../errors.js';
 import { errorData } from '../log.js';
-import { decodeStoredPayload } from '../payload.js';
 import { archiveLeasedJob, leaseNextJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
-import type { StoredError } from '../sql/jobs.js';
-import type { JobDb, JobInfo } from '../types.js';
-import { jobContext, jobInfoOf, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
+import { storedErrorOf } from '../sql/jobs.js';
+import type { JobDb } from '../types.js';
+import { jobContext, jobOf, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
 import type { WorkerRuntime } from './runtime.js';
 
 /** What a lease-mode turn of a loop did. */
@@ -21,27 +20,21 @@ export type LeasedResult = 'empty' | 'processed' | 'abandoned';
 export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Promise<LeasedResult> {
   const { options, emit, pool, leaseHolder: holder } = runtime;
   const t = options.tables;
-  // The longest lease among the types, so one claim fits them all.
-  const leaseMs = Math.max(...runtime.leaseTypes.map((type) => options.handlers.get(type)!.leaseDuration));
-  const row = await leaseNextJob(pool, t, options.queue, runtime.leaseTypes, holder, leaseMs);
+  const row = await leaseNextJob(pool, t, options.queue, runtime.leaseTypes, holder, runtime.leaseMs);
   if (!row) return 'empty';
   const entry = options.handlers.get(row.job_type)!;
-  const decoded = decodeStoredPayload(row.payload);
   // The lease counted this run already.
-  const job = jobInfoOf(row, row.attempts, 'payload' in decoded ? decoded.payload : null);
+  const { job, decodeError } = jobOf(row, row.attempts);
   const jobLog = logOf(job, slot);
   if (row.abandoned_runs >= options.maxAbandonedRuns) {
-    const error = new AbandonedJobError(
-      `set aside: the worker running it stopped without finishing ${row.abandoned_runs} times ` +
-        `(maxAbandonedRuns: ${options.maxAbandonedRuns}); it may crash or hang its process`,
-    );
-    await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedError(error, job));
+    const error = new AbandonedJobError(row.abandoned_runs, options.maxAbandonedRuns);
+    await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedErrorOf(error, job.attempt));
     emit('job-set-aside', { ...jobLog, abandonedRuns: row.abandoned_runs });
     return 'processed';
   }
-  if ('error' in decoded) {
-    await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedError(decoded.error, job));
-    emit('job-failed', { ...jobLog, ...errorData(decoded.error) });
+  if (decodeError) {
+    await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedErrorOf(decodeError, job.attempt));
+    emit('job-failed', { ...jobLog, ...errorData(decodeError) });
     return 'processed';
   }
   if (row.abandoned_runs > 0) emit('job-recovered', { ...jobLog, abandonedRuns: row.abandoned_runs });
@@ -83,12 +76,12 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   }
   const delay = retryDelay(entry.retryStrategy, job, failure, emit, jobLog);
   if (delay !== null) {
-    if (await retryLeasedJob(pool, t, job.jobId, holder, delay, storedError(failure, job))) {
+    if (await retryLeasedJob(pool, t, job.jobId, holder, delay, storedErrorOf(failure, job.attempt))) {
       emit('job-retry-scheduled', { ...jobLog, delayMs: delay, ...errorData(failure) });
     } else emit('lease-lost', jobLog);
     return 'processed';
   }
-  if (!(await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedError(failure, job)))) {
+  if (!(await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedErrorOf(failure, job.attempt)))) {
     emit('lease-lost', jobLog);
     return 'processed';
   }
@@ -143,7 +136,4 @@ function poolDb(pool: pg.Pool): JobDb {
   return { query: pool.query.bind(pool) as JobDb['query'] };
 }
 
-function storedError(error: Error, job: JobInfo): StoredError {
-  return { name: error.name, message: error.message, stack: error.stack, attempt: job.attempt };
-}
 

@@ -12,6 +12,8 @@ export interface WorkerRuntime {
   readonly claimTypes: readonly string[] | null;
   /** Job types that run under a lease, outside a transaction. */
   readonly leaseTypes: readonly string[];
+  /** The longest lease among those types, so that one claim fits them all. */
+  readonly leaseMs: number;
   /** Who holds this worker's leases, unique per start. */
   readonly leaseHolder: string;
   readonly emit: EmitLog;

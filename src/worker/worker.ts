@@ -208,20 +208,27 @@ class QueueWorker implements Worker {
  * one at a time. A fallback handler runs in a transaction and takes every
  * type that is not leased.
  */
-function claimsOf(options: ResolvedWorkerOptions): Pick<WorkerRuntime, 'claim' | 'claimTypes' | 'leaseTypes'> {
+function claimsOf(
+  options: ResolvedWorkerOptions,
+): Pick<WorkerRuntime, 'claim' | 'claimTypes' | 'leaseTypes' | 'leaseMs'> {
   const leaseTypes: string[] = [];
   const transactionTypes: string[] = [];
+  let leaseMs = 0;
   for (const [jobType, entry] of options.handlers) {
-    (entry.mode === 'lease' ? leaseTypes : transactionTypes).push(jobType);
+    if (entry.mode === 'lease') {
+      leaseTypes.push(jobType);
+      leaseMs = Math.max(leaseMs, entry.leaseDuration);
+    } else transactionTypes.push(jobType);
   }
+  const leases = { leaseTypes, leaseMs };
   if (options.fallback) {
     return leaseTypes.length > 0
-      ? { claim: claimStatement(options.tables, 'except'), claimTypes: leaseTypes, leaseTypes }
-      : { claim: claimStatement(options.tables, 'none'), claimTypes: null, leaseTypes };
+      ? { claim: claimStatement(options.tables, 'except'), claimTypes: leaseTypes, ...leases }
+      : { claim: claimStatement(options.tables, 'none'), claimTypes: null, ...leases };
   }
   return transactionTypes.length > 0
-    ? { claim: claimStatement(options.tables, 'only'), claimTypes: transactionTypes, leaseTypes }
-    : { claim: null, claimTypes: null, leaseTypes };
+    ? { claim: claimStatement(options.tables, 'only'), claimTypes: transactionTypes, ...leases }
+    : { claim: null, claimTypes: null, ...leases };
 }
 
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

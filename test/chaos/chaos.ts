@@ -232,7 +232,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const c = committed.rows[0]!;
     const n = produced.committed.size;
     if (Number(c.archived) !== n) problems.push(`${n} committed jobs, but ${c.archived} archived`);
-    if (Number(c.successes) !== n) problems.push(`${n} committed jobs, but ${c.successes} archived as success`);
+    if (Number(c.successes) !== n) {
+      const failures = await admin.query<{ error: string }>(
+        `SELECT last_error->>'name' || ': ' || (last_error->>'message') AS error FROM "${schema}".archived_job
+         WHERE job_id = ANY($1::uuid[]) AND status <> 'success' LIMIT 3`,
+        [ids(produced.committed)],
+      );
+      problems.push(
+        `${n} committed jobs, but ${c.successes} archived as success (${failures.rows.map((r) => r.error).join('; ')})`,
+      );
+    }
     if (Number(c.distinct_effects) !== n) problems.push(`${n} committed jobs, but ${c.distinct_effects} with effects`);
     if (Number(c.effects) !== Number(c.distinct_effects)) {
       problems.push(`${Number(c.effects) - Number(c.distinct_effects)} effects committed twice`);

@@ -22,6 +22,11 @@ const worker = createWorker(pool, {
   handleSignals: true,
   log: silentLogger,
   retryStrategy: { retries: 20, delays: [10, 50, 200] },
+  // Every injected fault aborts the runs in flight, and each such run counts
+  // as abandoned; a job unlucky enough to be caught by three faults is no
+  // poison job, so the limit here sits far above what a run can reach
+  // (poison jobs have tests of their own).
+  maxAbandonedRuns: 50,
   handlers: {
     effect: async (payload, ctx) => {
       await ctx.db.query(`INSERT INTO "${schema}".effects (job_id, pid) VALUES ($1, $2)`, [ctx.jobId, process.pid]);

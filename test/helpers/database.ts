@@ -107,6 +107,16 @@ export function useWorkerTestDatabase(options: { poolSize?: number } = {}): Work
   };
 }
 
+/** Starts `worker`, runs `body`, and stops the worker whatever happens. */
+export async function whileRunning<T>(worker: { start(): Promise<void>; stop(): Promise<void> }, body: () => Promise<T>): Promise<T> {
+  await worker.start();
+  try {
+    return await body();
+  } finally {
+    await worker.stop();
+  }
+}
+
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   check: () => Promise<T> | T,
