@@ -9,6 +9,24 @@ import { createTestDatabase, databaseUrl, type TestDatabase } from './helpers/da
 // so it is loaded from the build.
 interface ClaimModule {
   claimStatement(t: unknown, filter: 'only' | 'except' | 'none'): pg.QueryConfig;
+  claimJobs(
+    client: pg.ClientBase,
+    claim: pg.QueryConfig,
+    queue: string,
+    jobTypes: readonly string[] | null,
+    limit: number,
+  ): Promise<ClaimedRow[]>;
+}
+interface ClaimedRow {
+  job_id: string;
+  queue: string;
+  job_type: string;
+  payload: string;
+  attempts: number;
+  abandoned_runs: number;
+  enqueued_at: Date;
+  process_at: Date;
+  last_claim_aborted: boolean;
 }
 interface TablesModule {
   resolveTables(options: { schema: string }): unknown;
@@ -17,9 +35,10 @@ interface TablesModule {
 describe('the claim statement', () => {
   let db: TestDatabase;
   let claim: pg.QueryConfig;
+  let jobs: ClaimModule;
   before(async () => {
     db = await createTestDatabase();
-    const jobs = (await import(new URL('../../dist/sql/jobs.js', import.meta.url).href)) as ClaimModule;
+    jobs = (await import(new URL('../../dist/sql/jobs.js', import.meta.url).href)) as ClaimModule;
     const tables = (await import(new URL('../../dist/tables.js', import.meta.url).href)) as TablesModule;
     claim = jobs.claimStatement(tables.resolveTables({ schema: db.schema }), 'none');
   });
@@ -31,8 +50,9 @@ describe('the claim statement', () => {
     return client;
   }
 
-  const claimIn = (client: pg.Client, queue: string) =>
-    client.query<{ job_id: string; last_claim_aborted: boolean }>({ ...claim, values: [queue, 10] });
+  const claimIn = async (client: pg.Client, queue: string) => ({
+    rows: await jobs.claimJobs(client, claim, queue, null, 10),
+  });
 
   it('sees that the last claim of a job aborted, and that a committed one did not', async () => {
     const queue = 'aborted-or-not';
@@ -73,6 +93,44 @@ describe('the claim statement', () => {
     } finally {
       await older.end();
       await newer.end();
+    }
+  });
+
+  it('returns each claimed job as stored, oldest first, passing over jobs another transaction holds', async () => {
+    const queue = 'as-stored';
+    const first = await enqueue(db.pool, 'first', { n: 1 }, { ...db.tables, queue, processIn: -1 });
+    const held = await enqueue(db.pool, 'held', { n: 2 }, { ...db.tables, queue });
+    const third = await enqueue(db.pool, 'third', { n: 3, text: 'ünïcödé' }, { ...db.tables, queue });
+    await db.rows(`UPDATE "${db.schema}".job SET attempts = 2, abandoned_runs = 1 WHERE job_id = $1`, [third]);
+    const holder = await connect();
+    const claimer = await connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${db.schema}".job WHERE job_id = $1 FOR UPDATE`, [held]);
+      await claimer.query('BEGIN');
+      const { rows } = await claimIn(claimer, queue);
+      const stored = await db.rows<{ job_id: string; enqueued_at: Date; process_at: Date }>(
+        `SELECT job_id, enqueued_at, process_at FROM "${db.schema}".job WHERE job_id = ANY($1::uuid[]) ORDER BY process_at, job_id`,
+        [[first, third]],
+      );
+      assert.deepEqual(
+        rows.map((r) => [r.job_id, r.queue, r.job_type, JSON.parse(r.payload), r.attempts, r.abandoned_runs]),
+        [
+          [first, queue, 'first', { n: 1 }, 0, 0],
+          [third, queue, 'third', { n: 3, text: 'ünïcödé' }, 2, 1],
+        ],
+      );
+      // Times to the millisecond, as pg itself would give them.
+      for (const [i, row] of rows.entries()) {
+        assert.ok(row.enqueued_at instanceof Date && row.process_at instanceof Date);
+        assert.equal(row.enqueued_at.getTime(), stored[i]!.enqueued_at.getTime());
+        assert.equal(row.process_at.getTime(), stored[i]!.process_at.getTime());
+      }
+      await claimer.query('ROLLBACK');
+      await holder.query('ROLLBACK');
+    } finally {
+      await holder.end();
+      await claimer.end();
     }
   });
 });

@@ -36,18 +36,40 @@ export function jobOf(row: JobRow, attempt: number): { job: JobInfo; decodeError
   return 'error' in decoded ? { job, decodeError: decoded.error } : { job };
 }
 
-/** Runs a handler; whatever it throws comes back as an `Error`. */
-export async function runHandler(
+/** How a handler's run ended: `error` is what it threw or rejected with. */
+export type HandlerOutcome = { error?: Error | undefined };
+
+const SUCCEEDED: HandlerOutcome = Object.freeze({});
+
+/**
+ * Calls a handler; whatever it throws comes back as an `Error`. A handler
+ * that returns no promise settles synchronously, so quick handlers cost no
+ * turn of the event loop.
+ */
+export function callHandler(
   entry: ResolvedHandler,
   job: JobInfo,
   ctx: JobContext,
-): Promise<{ error?: Error | undefined }> {
+): HandlerOutcome | Promise<HandlerOutcome> {
+  let returned: unknown;
   try {
-    await entry.handler(job.payload, ctx);
-    return {};
+    returned = entry.handler(job.payload, ctx);
   } catch (thrown) {
     return { error: toError(thrown) };
   }
+  if (!isThenable(returned)) return SUCCEEDED;
+  return Promise.resolve(returned).then(
+    () => SUCCEEDED,
+    (thrown: unknown) => ({ error: toError(thrown) }),
+  );
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**

@@ -11,7 +11,8 @@ import {
 } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
-import { jobContext, jobOf, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
+import { callHandler, jobContext, jobOf, logOf, retryDelay, startDeadline, type HandlerOutcome } from './handler-run.js';
+import type { ResolvedHandler } from './options.js';
 import { JobTransaction } from './job-transaction.js';
 import type { WorkerRuntime } from './runtime.js';
 
@@ -29,10 +30,12 @@ export type BatchResult =
   | 'abandoned';
 
 /** How one job's run ended, before its batch commits. */
-type JobResult =
+type JobResult = RanJob | { kind: 'abandoned' };
+
+/** A job whose handler ran to its end; `usedDb`: it worked through `ctx.db`, under a savepoint. */
+type RanJob =
   | { kind: 'completed'; job: JobInfo; completion: Completion; error?: Error; usedDb?: boolean }
-  | { kind: 'interrupted'; job: JobInfo; error: Error }
-  | { kind: 'abandoned' };
+  | { kind: 'interrupted'; job: JobInfo; error: Error; usedDb?: boolean };
 
 /**
  * Claims up to `limit` due jobs of the worker's queue in one transaction and
@@ -53,6 +56,7 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
   const onConnectionError = (error: Error) => emit('connection-error', { slot, ...errorData(error) });
   client.on('error', onConnectionError);
   let broken: Error | undefined;
+  let watch: { abandoned: Promise<number>; done: () => void } | undefined;
   try {
     await client.query('BEGIN');
     const rows = await claimJobs(client, runtime.claim!, options.queue, runtime.claimTypes, limit);
@@ -61,8 +65,12 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
       return { claimed: 0, ran: 0, handlerMs: 0, savepoints: 0, soloNext: false };
     }
 
+    // One watch for the whole batch: stop() gives up on all of its jobs at once.
+    watch = runtime.inFlight.watch();
+    const abandoned = watch.abandoned.then((waitedMs): Abandoned => ({ abandonedAfter: waitedMs }));
     const results: JobResult[] = [];
     let soloNext = false;
+    let savepoints = 0;
     const started = performance.now();
     for (const row of rows) {
       // Once stopping, jobs not yet started stay queued, untouched.
@@ -80,7 +88,10 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
         soloNext = true; // left untouched for a claim of its own
         continue;
       }
-      const result = await runJob(runtime, client, row, slot);
+      // Handlers that return without a promise finish here and now; only the
+      // others cost an await.
+      const running = runJob(runtime, client, row, slot, abandoned);
+      const result = running instanceof Promise ? await running : running;
       if (result.kind === 'abandoned') {
         // Closing the connection makes PostgreSQL roll the whole batch back,
         // even though the handler may still be using it.
@@ -88,29 +99,29 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
         if (results.length > 0) emit('job-abandoned', { slot, batchJobsRolledBack: results.length });
         return 'abandoned';
       }
+      if (result.usedDb) savepoints++;
       results.push(result);
     }
     const handlerMs = performance.now() - started;
 
-    const completed = results.filter((r): r is Extract<JobResult, { kind: 'completed' }> => r.kind === 'completed');
-    await completeJobs(
-      client,
-      options.tables,
-      completed.map((r) => r.completion),
-    );
-    for (const result of completed) {
-      if (result.completion.status === 'failure' && options.onFailedJob) {
-        await runFailedJobHook(runtime, client, result.job, result.error!, slot);
+    const completions: Completion[] = [];
+    for (const result of results) if (result.kind === 'completed') completions.push(result.completion);
+    await completeJobs(client, options.tables, completions);
+    if (options.onFailedJob) {
+      for (const result of results) {
+        if (result.kind === 'completed' && result.completion.status === 'failure') {
+          await runFailedJobHook(runtime, client, result.job, result.error!, slot);
+        }
       }
     }
     await commit(client);
-    for (const result of results) logResult(emit, result, slot);
-    const savepoints = results.filter((r) => r.kind === 'completed' && r.usedDb).length;
+    logResults(emit, results, slot);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
     broken = toError(error);
     throw broken;
   } finally {
+    watch?.done();
     client.off('error', onConnectionError);
     // A connection in an unknown state is destroyed rather than reused; the
     // server rolls back whatever it still held.
@@ -133,13 +144,26 @@ function recordAbandonedRun(runtime: WorkerRuntime, row: ClaimedJobRow): JobResu
 }
 
 /** The transition of a job that failed for good with `error`. */
-function failed(job: JobInfo, error: Error): JobResult {
+function failed(job: JobInfo, error: Error): RanJob {
   const completion: Completion = { jobId: job.jobId, status: 'failure', error: storedErrorOf(error, job.attempt) };
   return { kind: 'completed', job, completion, error };
 }
 
-/** Runs one claimed job's handler and decides its transition; writes nothing but the handler's own work. */
-async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow, slot: number): Promise<JobResult> {
+/** Settles when `stop()` gives up on the batch's jobs. */
+type Abandoned = { abandonedAfter: number };
+
+/**
+ * Runs one claimed job's handler and decides its transition; writes nothing
+ * but the handler's own work. Returns synchronously when the handler did not
+ * return a promise and did not touch `ctx.db`, as no-op-sized jobs do.
+ */
+function runJob(
+  runtime: WorkerRuntime,
+  client: pg.PoolClient,
+  row: JobRow,
+  slot: number,
+  abandoned: Promise<Abandoned>,
+): JobResult | Promise<JobResult> {
   const { options, emit } = runtime;
   const entry = options.handlers.get(row.job_type) ?? options.fallback;
   if (!entry) {
@@ -150,29 +174,67 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
   if (decodeError) return failed(job, decodeError);
   const transaction = new JobTransaction(client);
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
-  const watch = runtime.inFlight.watch();
   const deadline = entry.timeout === null ? null : startDeadline(entry.timeout, job.jobType, runtime.shutdown);
-  const result = await Promise.race([
-    runHandler(entry, job, jobContext(runtime, job, transaction.db, slot, deadline?.signal ?? runtime.shutdown)),
-    watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
-    ...(deadline?.expired ? [deadline.expired.then((error) => ({ error }))] : []),
-  ]);
-  watch.done();
-  deadline?.clear();
-  transaction.close();
-  if ('abandonedAfter' in result) {
-    emit('job-abandoned', { ...logOf(job, slot), waitedMs: result.abandonedAfter });
-    return { kind: 'abandoned' };
+  const outcome = callHandler(
+    entry,
+    job,
+    jobContext(runtime, job, transaction.db, slot, deadline?.signal ?? runtime.shutdown),
+  );
+  if (!(outcome instanceof Promise)) {
+    deadline?.clear();
+    return finishJob(runtime, client, entry, job, transaction, outcome, slot);
   }
+  return Promise.race<HandlerOutcome | Abandoned>([
+    outcome,
+    abandoned,
+    ...(deadline?.expired ? [deadline.expired.then((error) => ({ error }))] : []),
+  ]).then((result) => {
+    deadline?.clear();
+    if ('abandonedAfter' in result) {
+      transaction.close();
+      emit('job-abandoned', { ...logOf(job, slot), waitedMs: result.abandonedAfter });
+      return { kind: 'abandoned' };
+    }
+    return finishJob(runtime, client, entry, job, transaction, result, slot);
+  });
+}
+
+/** The transition of a job whose handler ended with `outcome`; synchronous when the handler left no database work to settle. */
+function finishJob(
+  runtime: WorkerRuntime,
+  client: pg.PoolClient,
+  entry: ResolvedHandler,
+  job: JobInfo,
+  transaction: JobTransaction,
+  outcome: HandlerOutcome,
+  slot: number,
+): JobResult | Promise<JobResult> {
+  transaction.close();
+  if (!transaction.used) {
+    if (!outcome.error) return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'success' } };
+    return failedAttempt(runtime, entry, job, outcome.error, slot);
+  }
+  return settleHandlerWork(runtime, client, entry, job, transaction, outcome, slot);
+}
+
+/** Keeps or undoes the work a handler did through `ctx.db`, then decides the job's transition. */
+async function settleHandlerWork(
+  runtime: WorkerRuntime,
+  client: pg.PoolClient,
+  entry: ResolvedHandler,
+  job: JobInfo,
+  transaction: JobTransaction,
+  outcome: HandlerOutcome,
+  slot: number,
+): Promise<JobResult> {
   // A handler that outlived its timeout may still have a query running on
   // the batch's connection; it must end before the savepoint can be undone.
-  if (result.error instanceof JobTimeoutError && transaction.querying) await cancelRunningQuery(client);
-
-  let failure = result.error;
+  if (outcome.error instanceof JobTimeoutError && transaction.querying) await cancelRunningQuery(client);
+  let failure = outcome.error;
   if (!failure) {
     try {
       await transaction.keepHandlerWork();
-      return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'success' }, usedDb: transaction.used };
+      return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'success' }, usedDb: true };
     } catch (error) {
       // The handler returned normally but left its part of the transaction
       // unusable: it caught a failed query.
@@ -183,14 +245,24 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
       );
     }
   }
-
   await transaction.rollbackHandlerWork();
+  return { ...failedAttempt(runtime, entry, job, failure, slot), usedDb: true };
+}
+
+/** The transition of a failed attempt whose writes, if any, are undone: a retry, a final failure, or — at shutdown — none. */
+function failedAttempt(
+  runtime: WorkerRuntime,
+  entry: ResolvedHandler,
+  job: JobInfo,
+  failure: Error,
+  slot: number,
+): RanJob {
   if (runtime.shutdown.aborted) {
     // Most likely the handler gave up because of ctx.signal: a shutdown, not a
     // fault of the job, so it stays queued and no attempt is counted.
     return { kind: 'interrupted', job, error: failure };
   }
-  const delay = retryDelay(entry.retryStrategy, job, failure, emit, logOf(job, slot));
+  const delay = retryDelay(entry.retryStrategy, job, failure, runtime.emit, logOf(job, slot));
   if (delay === null) return failed(job, failure);
   const completion: Completion = {
     jobId: job.jobId,
@@ -202,29 +274,26 @@ async function runJob(runtime: WorkerRuntime, client: pg.PoolClient, row: JobRow
 }
 
 /** Logged after the commit, so the log never tells of work that was rolled back. */
-function logResult(emit: EmitLog, result: JobResult, slot: number): void {
-  if (result.kind === 'abandoned') return;
-  if (result.kind === 'interrupted') {
-    emit('job-interrupted', { ...logOf(result.job, slot), ...errorData(result.error) });
-    return;
+function logResults(emit: EmitLog, results: readonly JobResult[], slot: number): void {
+  const logSuccesses = emit.enabled('job-succeeded');
+  for (const result of results) {
+    if (result.kind === 'abandoned') continue;
+    if (result.kind === 'interrupted') {
+      emit('job-interrupted', { ...logOf(result.job, slot), ...errorData(result.error) });
+      continue;
+    }
+    const { completion } = result;
+    if (completion.status === 'success') {
+      if (logSuccesses) emit('job-succeeded', logOf(result.job, slot));
+      continue;
+    }
+    const jobLog = logOf(result.job, slot);
+    if (completion.status === 'abandoned') emit('job-recovered', jobLog);
+    else if (result.error instanceof AbandonedJobError) emit('job-set-aside', { ...jobLog, ...errorData(result.error) });
+    else if (completion.status === 'retry') {
+      emit('job-retry-scheduled', { ...jobLog, delayMs: completion.delayMs, ...errorData(result.error!) });
+    } else emit('job-failed', { ...jobLog, ...errorData(result.error!) });
   }
-  const { completion } = result;
-  if (completion.status === 'success') {
-    if (emit.enabled('job-succeeded')) emit('job-succeeded', logOf(result.job, slot));
-    return;
-  }
-  const jobLog = logOf(result.job, slot);
-  if (completion.status === 'abandoned') {
-    emit('job-recovered', jobLog);
-    return;
-  }
-  if (result.error instanceof AbandonedJobError) {
-    emit('job-set-aside', { ...jobLog, ...errorData(result.error) });
-    return;
-  }
-  if (completion.status === 'retry') {
-    emit('job-retry-scheduled', { ...jobLog, delayMs: completion.delayMs, ...errorData(result.error!) });
-  } else emit('job-failed', { ...jobLog, ...errorData(result.error!) });
 }
 
 /**

@@ -4,7 +4,7 @@ import { errorData } from '../log.js';
 import { archiveLeasedJob, leaseNextJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
 import { storedErrorOf } from '../sql/jobs.js';
 import type { JobDb } from '../types.js';
-import { jobContext, jobOf, logOf, retryDelay, runHandler, startDeadline } from './handler-run.js';
+import { callHandler, jobContext, jobOf, logOf, retryDelay, startDeadline } from './handler-run.js';
 import type { WorkerRuntime } from './runtime.js';
 
 /** What a lease-mode turn of a loop did. */
@@ -47,7 +47,7 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   const watch = runtime.inFlight.watch();
   if (emit.enabled('job-started')) emit('job-started', jobLog);
   const result = await Promise.race([
-    runHandler(entry, job, jobContext(runtime, job, poolDb(pool), slot, deadline.signal)),
+    callHandler(entry, job, jobContext(runtime, job, poolDb(pool), slot, deadline.signal)),
     watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
     ...(deadline.expired ? [deadline.expired.then((error) => ({ error }))] : []),
   ]);

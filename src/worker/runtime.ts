@@ -7,7 +7,7 @@ export interface WorkerRuntime {
   readonly pool: pg.Pool;
   readonly options: ResolvedWorkerOptions;
   /** The claim of transaction-mode jobs; null when the worker has none. */
-  readonly claim: pg.QueryConfig | null;
+  readonly claim: pg.QueryArrayConfig | null;
   /** The job types the claim takes (or, with a fallback handler, leaves to leases); null: no filter. */
   readonly claimTypes: readonly string[] | null;
   /** Job types that run under a lease, outside a transaction. */
