@@ -64,6 +64,47 @@ describe('worker: batches', () => {
     }
   });
 
+  it('gives handlers that query with callbacks or a query_timeout the same savepoint semantics', async () => {
+    const queue = newQueue();
+    const ids = await enqueueMany(
+      db.pool,
+      Array.from({ length: 8 }, (_, i) => ({ jobType: i % 2 === 0 ? 'callback' : 'timeout', payload: i, queue })),
+      db.tables,
+    );
+    const insert = `INSERT INTO "${db.schema}".effects VALUES ($1, $2)`;
+    const ran = new Set<number>();
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      batchSize: 8,
+      retryStrategy: { retries: 1, delays: [60_000] },
+      handlers: {
+        callback: async (payload, ctx) => {
+          const i = payload as number;
+          await new Promise<void>((resolve, reject) =>
+            ctx.db.query(insert, [ctx.jobId, `job ${i}`], (error) => (error ? reject(error) : resolve())),
+          );
+          ran.add(i);
+          if (i % 4 === 2) throw new Error(`job ${i} fails`);
+        },
+        timeout: async (payload, ctx) => {
+          const i = payload as number;
+          await ctx.db.query({ text: insert, values: [ctx.jobId, `job ${i}`], query_timeout: 10_000 } as never);
+          ran.add(i);
+          if (i % 4 === 3) throw new Error(`job ${i} fails`);
+        },
+      },
+    });
+    await whileRunning(worker, () =>
+      waitFor(async () => ran.size === 8 && (await queuedCount(queue)) === 4, { what: 'every job to run once' }),
+    );
+    for (const [i, jobId] of ids.entries()) {
+      const expected = i % 4 >= 2 ? [] : [{ note: `job ${i}` }];
+      assert.deepEqual(await effects(jobId), expected, `job ${i}`);
+    }
+  });
+
   it('sees no abandoned runs where none happened, across many concurrent batches', async () => {
     const queue = newQueue();
     const total = 20_000;

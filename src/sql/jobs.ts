@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { toStorableText } from '../payload.js';
+import { queryAfter } from './round-trip.js';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
 
@@ -240,7 +241,10 @@ export async function claimJobs(
 ): Promise<ClaimedJobRow[]> {
   const values = jobTypes ? [queue, limit, jobTypes] : [queue, limit];
   const result = await client.query<ClaimedTuple>({ ...claim, values });
-  const rows = result.rows;
+  return claimedJobsOf(result.rows, queue);
+}
+
+function claimedJobsOf(rows: readonly ClaimedTuple[], queue: string): ClaimedJobRow[] {
   const claimed = new Array<ClaimedJobRow>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
@@ -261,14 +265,54 @@ export async function claimJobs(
 
 /** Records how each job of a batch ended: archived, or rescheduled for a retry. */
 export async function completeJobs(client: pg.ClientBase, t: Tables, completions: readonly Completion[]): Promise<void> {
-  if (completions.length === 0) return;
+  const statement = completionStatement(t, completions);
+  if (statement) await client.query(statement);
+}
+
+/**
+ * {@link completeJobs}, then COMMIT, in one round trip. Resolves with
+ * COMMIT's command tag, which is ROLLBACK when the transaction had failed.
+ */
+export async function completeJobsAndCommit(
+  client: pg.ClientBase,
+  t: Tables,
+  completions: readonly Completion[],
+): Promise<string> {
+  const statement = completionStatement(t, completions);
+  if (!statement) return (await client.query('COMMIT')).command;
+  const together = queryAfter(client, [statement], 'COMMIT');
+  if (together) return (await together).command;
+  await client.query(statement);
+  return (await client.query('COMMIT')).command;
+}
+
+/** BEGIN, then {@link claimJobs}, in one round trip. */
+export async function beginAndClaimJobs(
+  client: pg.ClientBase,
+  claim: pg.QueryArrayConfig,
+  queue: string,
+  jobTypes: readonly string[] | null,
+  limit: number,
+): Promise<ClaimedJobRow[]> {
+  const values = jobTypes ? [queue, limit, jobTypes] : [queue, limit];
+  const together = queryAfter<ClaimedTuple>(client, [BEGIN], { ...claim, values });
+  if (!together) {
+    await client.query(BEGIN.text);
+    return claimJobs(client, claim, queue, jobTypes, limit);
+  }
+  return claimedJobsOf((await together).rows, queue);
+}
+
+const BEGIN = { text: 'BEGIN' };
+
+function completionStatement(t: Tables, completions: readonly Completion[]): pg.QueryConfig | null {
+  if (completions.length === 0) return null;
   if (completions.every((completion) => completion.status === 'success')) {
     // Job ids are PostgreSQL's own uuid text, which needs no quoting in an
     // array literal: built directly, it spares pg escaping each element.
     let ids = '{';
     for (let i = 0; i < completions.length; i++) ids += (i === 0 ? '' : ',') + completions[i]!.jobId;
-    await client.query({ ...statements(t).completeSuccesses, values: [`${ids}}`] });
-    return;
+    return { ...statements(t).completeSuccesses, values: [`${ids}}`] };
   }
   const ids: string[] = [];
   const statuses: string[] = [];
@@ -280,7 +324,7 @@ export async function completeJobs(client: pg.ClientBase, t: Tables, completions
     delays.push(completion.status === 'retry' ? completion.delayMs : null);
     errors.push('error' in completion ? storedErrorJson(completion.error) : null);
   }
-  await client.query({ ...statements(t).complete, values: [ids, statuses, delays, errors] });
+  return { ...statements(t).complete, values: [ids, statuses, delays, errors] };
 }
 
 /**

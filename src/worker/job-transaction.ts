@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import { JobFinishedError } from '../errors.js';
+import { queryAfter } from '../sql/round-trip.js';
 import type { JobDb } from '../types.js';
 
 const SAVEPOINT = 'proletarian_handler';
+const SAVEPOINT_STATEMENT = { text: `SAVEPOINT ${SAVEPOINT}` };
 const QUERY_CANCELED = '57014';
 
 /**
@@ -32,13 +34,17 @@ export class JobTransaction {
           ),
         );
       }
+      let result: unknown = null;
       if (!this.#savepoint) {
         this.#savepoint = true;
-        // Queued on the connection ahead of the handler's own query; if it
-        // fails, that query fails with it and the attempt fails.
-        this.#client.query(`SAVEPOINT ${SAVEPOINT}`).catch(() => {});
+        // The savepoint goes ahead of the handler's first query, in the same
+        // round trip; if it fails, that query fails with it and so does the
+        // attempt. Queries pg would handle specially (callbacks, cursors,
+        // timeouts) get the savepoint as a query of its own, queued first.
+        result = plainQuery(args) ? queryAfter(this.#client, [SAVEPOINT_STATEMENT], args[0], args[1]) : null;
+        if (!result) this.#client.query(SAVEPOINT_STATEMENT.text).catch(() => {});
       }
-      const result = (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
+      result ??= (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
       if (result instanceof Promise) {
         this.#inFlight++;
         result.then(
@@ -97,4 +103,22 @@ export class JobTransaction {
       await this.#client.query(rollback);
     }
   }
+}
+
+/**
+ * Arguments of the common shape — text or a config object, then values —
+ * that {@link queryAfter} runs just as `client.query` would.
+ */
+function plainQuery(args: unknown[]): args is [string | pg.QueryConfig, unknown[] | undefined] {
+  const [query, values] = args;
+  if (args.length > 2 || (values !== undefined && !Array.isArray(values))) return false;
+  if (typeof query === 'string') return true;
+  if (query === null || typeof query !== 'object') return false;
+  const config = query as Record<string, unknown>;
+  return (
+    typeof config['submit'] !== 'function' &&
+    config['callback'] === undefined &&
+    config['query_timeout'] === undefined &&
+    config['rows'] === undefined
+  );
 }

@@ -2,8 +2,9 @@ import type pg from 'pg';
 import { AbandonedJobError, JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import {
-  claimJobs,
+  beginAndClaimJobs,
   completeJobs,
+  completeJobsAndCommit,
   storedErrorOf,
   type ClaimedJobRow,
   type Completion,
@@ -58,8 +59,7 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
   let broken: Error | undefined;
   let watch: { abandoned: Promise<number>; done: () => void } | undefined;
   try {
-    await client.query('BEGIN');
-    const rows = await claimJobs(client, runtime.claim!, options.queue, runtime.claimTypes, limit);
+    const rows = await beginAndClaimJobs(client, runtime.claim!, options.queue, runtime.claimTypes, limit);
     if (rows.length === 0) {
       await client.query('COMMIT');
       return { claimed: 0, ran: 0, handlerMs: 0, savepoints: 0, soloNext: false };
@@ -105,16 +105,20 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     const handlerMs = performance.now() - started;
 
     const completions: Completion[] = [];
-    for (const result of results) if (result.kind === 'completed') completions.push(result.completion);
-    await completeJobs(client, options.tables, completions);
-    if (options.onFailedJob) {
-      for (const result of results) {
-        if (result.kind === 'completed' && result.completion.status === 'failure') {
-          await runFailedJobHook(runtime, client, result.job, result.error!, slot);
-        }
-      }
+    const finalFailures: RanJob[] = [];
+    for (const result of results) {
+      if (result.kind !== 'completed') continue;
+      completions.push(result.completion);
+      if (result.completion.status === 'failure') finalFailures.push(result);
     }
-    await commit(client);
+    if (options.onFailedJob && finalFailures.length > 0) {
+      // The hook runs in the transaction, after the completion and before the commit.
+      await completeJobs(client, options.tables, completions);
+      for (const failure of finalFailures) await runFailedJobHook(runtime, client, failure.job, failure.error!, slot);
+      requireCommitted((await client.query('COMMIT')).command);
+    } else {
+      requireCommitted(await completeJobsAndCommit(client, options.tables, completions));
+    }
     logResults(emit, results, slot);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
@@ -300,10 +304,9 @@ function logResults(emit: EmitLog, results: readonly JobResult[], slot: number):
  * COMMIT on an aborted transaction "succeeds" as a ROLLBACK; a batch that
  * silently rolls back runs again forever, so that is an error here.
  */
-async function commit(client: pg.PoolClient): Promise<void> {
-  const result = await client.query('COMMIT');
-  if (result.command !== 'COMMIT') {
-    throw new ProletarianError(`the batch's transaction was rolled back at commit (${result.command})`);
+function requireCommitted(command: string): void {
+  if (command !== 'COMMIT') {
+    throw new ProletarianError(`the batch's transaction was rolled back at commit (${command})`);
   }
 }
 

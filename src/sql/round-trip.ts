@@ -1,0 +1,188 @@
+import pg from 'pg';
+
+// Statements sent ahead of a query, in the same round trip.
+//
+// A round trip to PostgreSQL costs far more than the statements the worker
+// sends (on virtual machines above all: every wake-up of the other side is
+// expensive). BEGIN before a claim, SAVEPOINT before a handler's first query
+// and the completion before COMMIT return nothing anyone reads, so they are
+// written to the socket together with the query that follows them, before
+// one Sync: the server runs them in order and answers once. If one fails,
+// the server skips the rest up to the Sync, and the query fails with that
+// error — as it would have, one round trip later, on the aborted transaction.
+//
+// This rides on pg's submittable interface (what pg-cursor and
+// pg-query-stream use) and the connection's message writers. Where those are
+// not there — pg-native, or a client in pg's own pipeline mode, which
+// refuses submittables — `queryAfter` returns null and callers send the
+// statements one by one instead.
+
+/** A statement sent ahead: unnamed, so parsed each time; values as pg takes them. */
+export interface LeadingStatement {
+  text: string;
+  values?: readonly unknown[];
+}
+
+// pg's own conversion of parameter values (arrays, dates, JSON) to text.
+const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): unknown } }).utils.prepareValue;
+
+/** What of a pg connection this uses: the extended-protocol message writers. */
+interface ProtocolConnection {
+  stream: { cork?: () => void; uncork?: () => void };
+  parse(message: { text: string; name: string; types: unknown[] }): void;
+  bind(message: {
+    portal: string;
+    statement: string;
+    values: readonly unknown[];
+    valueMapper: (value: unknown) => unknown;
+  }): void;
+  execute(message: { portal: string; rows: number }): void;
+  submittedNamedStatements?: Record<string, string>;
+}
+
+/** The parts of a pg.Query the client drives, beyond the public types. */
+interface DrivenQuery {
+  name?: string;
+  text?: string;
+  binary?: boolean;
+  _result?: unknown;
+  submit(connection: ProtocolConnection): Error | null | void;
+  handleRowDescription(message: unknown): void;
+  handleDataRow(message: unknown): void;
+  handlePortalSuspended(connection: unknown): void;
+  handleEmptyQuery(connection: unknown): void;
+  handleCommandComplete(message: unknown, connection: unknown): void;
+  handleError(error: Error, connection: unknown): void;
+  handleReadyForQuery(connection: unknown): void;
+  handleCopyInResponse(connection: unknown): void;
+  handleCopyData(message: unknown, connection: unknown): void;
+}
+
+/**
+ * Runs `leading` and then `query` on `client` in one round trip, resolving
+ * with `query`'s result; null when this client cannot (see above). `query`
+ * is a text or config object of pg's, without a callback.
+ */
+export function queryAfter<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: pg.ClientBase,
+  leading: readonly LeadingStatement[],
+  query: string | pg.QueryConfig,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> | null {
+  if (!canSendAhead(client)) return null;
+  return new Promise<pg.QueryResult<R>>((resolve, reject) => {
+    const inner = new pg.Query(query as pg.QueryConfig, values, (error: Error | undefined, result: unknown) =>
+      error ? reject(error) : resolve(result as pg.QueryResult<R>),
+    ) as unknown as DrivenQuery;
+    client.query(new LeadingStatements(leading, inner) as unknown as pg.Submittable);
+  }).catch((error: unknown) => {
+    // As pg does: a stack that leads back to the caller, not to the socket's read loop.
+    if (error instanceof Error) Error.captureStackTrace(error);
+    throw error;
+  });
+}
+
+/** Whether `client` takes a submittable and exposes the message writers. */
+function canSendAhead(client: pg.ClientBase): boolean {
+  const { connection, pipeline } = client as unknown as { connection?: Partial<ProtocolConnection>; pipeline?: boolean };
+  return (
+    pipeline !== true &&
+    typeof connection?.parse === 'function' &&
+    typeof connection.bind === 'function' &&
+    typeof connection.execute === 'function'
+  );
+}
+
+/**
+ * The submittable: writes the leading statements, then the query's own
+ * messages; passes the query every answer but those of the statements ahead.
+ */
+class LeadingStatements {
+  readonly #leading: readonly LeadingStatement[];
+  readonly #inner: DrivenQuery;
+  /** Leading statements whose CommandComplete has not come yet. */
+  #pending: number;
+  #innerError: Error | null = null;
+
+  constructor(leading: readonly LeadingStatement[], inner: DrivenQuery) {
+    this.#leading = leading;
+    this.#inner = inner;
+    this.#pending = leading.length;
+  }
+
+  // The client records a prepared statement under the active query's name
+  // when a ParseComplete arrives; the leading statements' ParseCompletes
+  // come first and must not count for the query's statement.
+  get name(): string | undefined {
+    return this.#pending === 0 ? this.#inner.name : undefined;
+  }
+  get text(): string | undefined {
+    return this.#inner.text;
+  }
+  // The client hands its type parsers and binary setting to the query here.
+  get _result(): unknown {
+    return this.#inner._result;
+  }
+  get binary(): boolean | undefined {
+    return this.#inner.binary;
+  }
+  set binary(value: boolean | undefined) {
+    this.#inner.binary = value;
+  }
+
+  submit(connection: ProtocolConnection): null {
+    connection.stream.cork?.();
+    try {
+      for (const statement of this.#leading) {
+        connection.parse({ text: statement.text, name: '', types: [] });
+        connection.bind({ portal: '', statement: '', values: statement.values ?? [], valueMapper: prepareValue });
+        connection.execute({ portal: '', rows: 0 });
+      }
+      const error = this.#inner.submit(connection);
+      if (error) {
+        // The query wrote nothing; the leading statements still need their
+        // Sync, and the query its error once they are answered.
+        this.#innerError = error;
+        (connection as unknown as { sync(): void }).sync();
+      }
+    } finally {
+      connection.stream.uncork?.();
+    }
+    return null;
+  }
+
+  handleCommandComplete(message: unknown, connection: unknown): void {
+    if (this.#pending > 0) this.#pending--;
+    else this.#inner.handleCommandComplete(message, connection);
+  }
+  handleDataRow(message: unknown): void {
+    if (this.#pending === 0) this.#inner.handleDataRow(message);
+  }
+  handleError(error: Error, connection: unknown): void {
+    if (this.#pending > 0 && this.#inner.name) {
+      // The server skipped the query's Parse: its statement was never prepared.
+      const submitted = (connection as ProtocolConnection).submittedNamedStatements;
+      if (submitted) delete submitted[this.#inner.name];
+    }
+    this.#inner.handleError(error, connection);
+  }
+  handleReadyForQuery(connection: unknown): void {
+    if (this.#innerError) this.#inner.handleError(this.#innerError, connection);
+    else this.#inner.handleReadyForQuery(connection);
+  }
+  handleRowDescription(message: unknown): void {
+    this.#inner.handleRowDescription(message);
+  }
+  handlePortalSuspended(connection: unknown): void {
+    this.#inner.handlePortalSuspended(connection);
+  }
+  handleEmptyQuery(connection: unknown): void {
+    this.#inner.handleEmptyQuery(connection);
+  }
+  handleCopyInResponse(connection: unknown): void {
+    this.#inner.handleCopyInResponse(connection);
+  }
+  handleCopyData(message: unknown, connection: unknown): void {
+    this.#inner.handleCopyData(message, connection);
+  }
+}
