@@ -36,6 +36,8 @@ export interface Queryable {
     text: string,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>>;
+  /** Named statements (prepared once per connection) are passed this way. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
 /** A job as the retry strategy and the failed-job hook see it. */

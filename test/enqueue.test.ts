@@ -277,9 +277,9 @@ describe('enqueue', () => {
     it('sends exactly one statement, whatever the number of jobs', async () => {
       const statements: string[] = [];
       const spy: Queryable = {
-        query: (text: string, values?: unknown[]) => {
-          statements.push(text);
-          return db.pool.query(text, values);
+        query: (query: string | pg.QueryConfig, values?: unknown[]) => {
+          statements.push(typeof query === 'string' ? query : query.text);
+          return typeof query === 'string' ? db.pool.query(query, values) : db.pool.query(query);
         },
       } as Queryable;
       const jobs = Array.from({ length: 250 }, (_, i) => ({ jobType: 'bulk', payload: { i }, queue: 'bulk' }));
@@ -301,9 +301,9 @@ describe('enqueue', () => {
       const queue = 'many-invalid';
       const statements: string[] = [];
       const spy: Queryable = {
-        query: (text: string, values?: unknown[]) => {
-          statements.push(text);
-          return db.pool.query(text, values);
+        query: (query: string | pg.QueryConfig, values?: unknown[]) => {
+          statements.push(typeof query === 'string' ? query : query.text);
+          return typeof query === 'string' ? db.pool.query(query, values) : db.pool.query(query);
         },
       } as Queryable;
       await assert.rejects(

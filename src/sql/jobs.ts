@@ -57,8 +57,8 @@ export type Completion =
   | { jobId: string; status: 'retry'; delayMs: number; error: StoredError };
 
 interface JobStatements {
-  insertOne: string;
-  insertMany: string;
+  insertOne: pg.QueryConfig;
+  insertMany: pg.QueryConfig;
   complete: pg.QueryConfig;
   completeSuccesses: pg.QueryConfig;
   notifyChannel: string;
@@ -118,26 +118,28 @@ function statements(t: Tables): JobStatements {
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
       SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, 'success', clock_timestamp(), last_error
       FROM finished`;
+    const insertOne = `WITH inserted AS (
+        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
+        VALUES ($1, $2, $3, $4::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')})
+        RETURNING queue, process_at
+      ) ${notifyDue('inserted')}`;
+    // One statement for any number of jobs: arrays in, rows out, in order.
+    const insertMany = `WITH inserted AS (
+        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
+        SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')}
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[])
+          AS new_job (id, queue, job_type, payload, process_at, process_in)
+        RETURNING queue, process_at
+      ) ${notifyDue('inserted')}`;
     cached = {
       notifyChannel,
-      completeSuccesses: { name: preparedName('complete_successes', completeSuccesses), text: completeSuccesses },
-      insertOne: `WITH inserted AS (
-          INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
-          VALUES ($1, $2, $3, $4::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')})
-          RETURNING queue, process_at
-        ) ${notifyDue('inserted')}`,
-      // One statement for any number of jobs: arrays in, rows out, in order.
-      insertMany: `WITH inserted AS (
-          INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
-          SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')}
-          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[])
-            AS new_job (id, queue, job_type, payload, process_at, process_in)
-          RETURNING queue, process_at
-        ) ${notifyDue('inserted')}`,
+      completeSuccesses: prepared('complete_successes', completeSuccesses),
+      insertOne: prepared('insert_one', insertOne),
+      insertMany: prepared('insert_many', insertMany),
       // Successes, final failures and retries of a whole batch in one round
       // trip: archive-and-delete leaves no moment in which a job is in both
       // tables or in neither.
-      complete: { name: preparedName('complete', complete), text: complete },
+      complete: prepared('complete', complete),
     };
     statementCache.set(t, cached);
   }
@@ -153,28 +155,31 @@ export function notifyChannelFor(t: Tables): string {
   return `proletarian_${createHash('sha1').update(t.job).digest('hex').slice(0, 16)}`;
 }
 
-/** Inserts one job on the caller's connection (inside the caller's transaction, if any). */
+/**
+ * Inserts one job on the caller's connection (inside the caller's
+ * transaction, if any), as a prepared statement: on an enqueue's critical
+ * path, parsing and planning cost as much as running it.
+ */
 export async function insertJob(db: Queryable, t: Tables, job: NewJob): Promise<void> {
-  await db.query(statements(t).insertOne, [
-    job.jobId,
-    job.queue,
-    job.jobType,
-    job.payloadJson,
-    job.processAt,
-    job.processIn,
-  ]);
+  await db.query({
+    ...statements(t).insertOne,
+    values: [job.jobId, job.queue, job.jobType, job.payloadJson, job.processAt, job.processIn],
+  });
 }
 
 /** Inserts many jobs in one statement. */
 export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob[]): Promise<void> {
-  await db.query(statements(t).insertMany, [
-    jobs.map((job) => job.jobId),
-    jobs.map((job) => job.queue),
-    jobs.map((job) => job.jobType),
-    jobs.map((job) => job.payloadJson),
-    jobs.map((job) => job.processAt),
-    jobs.map((job) => job.processIn),
-  ]);
+  await db.query({
+    ...statements(t).insertMany,
+    values: [
+      jobs.map((job) => job.jobId),
+      jobs.map((job) => job.queue),
+      jobs.map((job) => job.jobType),
+      jobs.map((job) => job.payloadJson),
+      jobs.map((job) => job.processAt),
+      jobs.map((job) => job.processIn),
+    ],
+  });
 }
 
 /**
@@ -329,10 +334,14 @@ function completionStatement(t: Tables, completions: readonly Completion[]): pg.
 
 /**
  * Names a statement after a hash of its text, so pg prepares it once per
- * connection and every later batch skips parsing and planning.
+ * connection and every later use skips parsing and planning.
  */
 function preparedName(purpose: string, text: string): string {
   return `proletarian_${purpose}_${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
+}
+
+function prepared(purpose: string, text: string): pg.QueryConfig {
+  return { name: preparedName(purpose, text), text };
 }
 
 const MAX_STACK_LENGTH = 8_000;
