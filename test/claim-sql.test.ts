@@ -11,10 +11,7 @@ interface ClaimModule {
   claimStatement(t: unknown, filter: 'only' | 'except' | 'none'): pg.QueryConfig;
   claimJobs(
     client: pg.ClientBase,
-    claim: pg.QueryConfig,
-    queue: string,
-    jobTypes: readonly string[] | null,
-    limit: number,
+    request: { claim: pg.QueryConfig; queue: string; jobTypes: readonly string[] | null; limit: number },
   ): Promise<ClaimedRow[]>;
 }
 interface ClaimedRow {
@@ -51,7 +48,7 @@ describe('the claim statement', () => {
   }
 
   const claimIn = async (client: pg.Client, queue: string) => ({
-    rows: await jobs.claimJobs(client, claim, queue, null, 10),
+    rows: await jobs.claimJobs(client, { claim, queue, jobTypes: null, limit: 10 }),
   });
 
   it('sees that the last claim of a job aborted, and that a committed one did not', async () => {

@@ -236,17 +236,22 @@ const LAST_CLAIM_ABORTED = `CASE WHEN prior_locker = '0'::xid THEN false ELSE (
 /** A claim's row, in the claim statement's column order. */
 type ClaimedTuple = [string, string, string, number, number, number, number, boolean];
 
+/** What one claim asks for: up to `limit` due jobs of `queue` (of `jobTypes`, as the statement filters them). */
+export interface ClaimRequest {
+  claim: pg.QueryArrayConfig;
+  queue: string;
+  jobTypes: readonly string[] | null;
+  limit: number;
+}
+
 /** Claims up to `limit` due jobs of `queue`, oldest first. */
-export async function claimJobs(
-  client: pg.ClientBase,
-  claim: pg.QueryArrayConfig,
-  queue: string,
-  jobTypes: readonly string[] | null,
-  limit: number,
-): Promise<ClaimedJobRow[]> {
-  const values = jobTypes ? [queue, limit, jobTypes] : [queue, limit];
-  const result = await client.query<ClaimedTuple>({ ...claim, values });
-  return claimedJobsOf(result.rows, queue);
+export async function claimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<ClaimedJobRow[]> {
+  const result = await client.query<ClaimedTuple>(claimQuery(request));
+  return claimedJobsOf(result.rows, request.queue);
+}
+
+function claimQuery({ claim, queue, jobTypes, limit }: ClaimRequest): pg.QueryArrayConfig {
+  return { ...claim, values: jobTypes ? [queue, limit, jobTypes] : [queue, limit] };
 }
 
 function claimedJobsOf(rows: readonly ClaimedTuple[], queue: string): ClaimedJobRow[] {
@@ -292,20 +297,13 @@ export async function completeJobsAndCommit(
 }
 
 /** BEGIN, then {@link claimJobs}, in one round trip. */
-export async function beginAndClaimJobs(
-  client: pg.ClientBase,
-  claim: pg.QueryArrayConfig,
-  queue: string,
-  jobTypes: readonly string[] | null,
-  limit: number,
-): Promise<ClaimedJobRow[]> {
-  const values = jobTypes ? [queue, limit, jobTypes] : [queue, limit];
-  const together = queryAfter<ClaimedTuple>(client, [BEGIN], { ...claim, values });
+export async function beginAndClaimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<ClaimedJobRow[]> {
+  const together = queryAfter<ClaimedTuple>(client, [BEGIN], claimQuery(request));
   if (!together) {
     await client.query(BEGIN.text);
-    return claimJobs(client, claim, queue, jobTypes, limit);
+    return claimJobs(client, request);
   }
-  return claimedJobsOf((await together).rows, queue);
+  return claimedJobsOf((await together).rows, request.queue);
 }
 
 const BEGIN = { text: 'BEGIN' };

@@ -59,7 +59,12 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
   let broken: Error | undefined;
   let watch: { abandoned: Promise<number>; done: () => void } | undefined;
   try {
-    const rows = await beginAndClaimJobs(client, runtime.claim!, options.queue, runtime.claimTypes, limit);
+    const rows = await beginAndClaimJobs(client, {
+      claim: runtime.claim!,
+      queue: options.queue,
+      jobTypes: runtime.claimTypes,
+      limit,
+    });
     if (rows.length === 0) {
       await client.query('COMMIT');
       return { claimed: 0, ran: 0, handlerMs: 0, savepoints: 0, soloNext: false };
@@ -156,6 +161,16 @@ function failed(job: JobInfo, error: Error): RanJob {
 /** Settles when `stop()` gives up on the batch's jobs. */
 type Abandoned = { abandonedAfter: number };
 
+/** A job whose handler has started, with what settling its run needs. */
+interface RunningJob {
+  runtime: WorkerRuntime;
+  client: pg.PoolClient;
+  entry: ResolvedHandler;
+  job: JobInfo;
+  transaction: JobTransaction;
+  slot: number;
+}
+
 /**
  * Runs one claimed job's handler and decides its transition; writes nothing
  * but the handler's own work. Returns synchronously when the handler did not
@@ -177,6 +192,7 @@ function runJob(
   const { job, decodeError } = jobOf(row, row.attempts + 1);
   if (decodeError) return failed(job, decodeError);
   const transaction = new JobTransaction(client);
+  const running: RunningJob = { runtime, client, entry, job, transaction, slot };
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
   const deadline = entry.timeout === null ? null : startDeadline(entry.timeout, job.jobType, runtime.shutdown);
   const outcome = callHandler(
@@ -186,7 +202,7 @@ function runJob(
   );
   if (!(outcome instanceof Promise)) {
     deadline?.clear();
-    return finishJob(runtime, client, entry, job, transaction, outcome, slot);
+    return finishJob(running, outcome);
   }
   return Promise.race<HandlerOutcome | Abandoned>([
     outcome,
@@ -199,38 +215,21 @@ function runJob(
       emit('job-abandoned', { ...logOf(job, slot), waitedMs: result.abandonedAfter });
       return { kind: 'abandoned' };
     }
-    return finishJob(runtime, client, entry, job, transaction, result, slot);
+    return finishJob(running, result);
   });
 }
 
 /** The transition of a job whose handler ended with `outcome`; synchronous when the handler left no database work to settle. */
-function finishJob(
-  runtime: WorkerRuntime,
-  client: pg.PoolClient,
-  entry: ResolvedHandler,
-  job: JobInfo,
-  transaction: JobTransaction,
-  outcome: HandlerOutcome,
-  slot: number,
-): JobResult | Promise<JobResult> {
-  transaction.close();
-  if (!transaction.used) {
-    if (!outcome.error) return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'success' } };
-    return failedAttempt(runtime, entry, job, outcome.error, slot);
-  }
-  return settleHandlerWork(runtime, client, entry, job, transaction, outcome, slot);
+function finishJob(running: RunningJob, outcome: HandlerOutcome): JobResult | Promise<JobResult> {
+  running.transaction.close();
+  if (running.transaction.used) return settleHandlerWork(running, outcome);
+  if (outcome.error) return failedAttempt(running, outcome.error);
+  return { kind: 'completed', job: running.job, completion: { jobId: running.job.jobId, status: 'success' } };
 }
 
 /** Keeps or undoes the work a handler did through `ctx.db`, then decides the job's transition. */
-async function settleHandlerWork(
-  runtime: WorkerRuntime,
-  client: pg.PoolClient,
-  entry: ResolvedHandler,
-  job: JobInfo,
-  transaction: JobTransaction,
-  outcome: HandlerOutcome,
-  slot: number,
-): Promise<JobResult> {
+async function settleHandlerWork(running: RunningJob, outcome: HandlerOutcome): Promise<JobResult> {
+  const { client, job, transaction } = running;
   // A handler that outlived its timeout may still have a query running on
   // the batch's connection; it must end before the savepoint can be undone.
   if (outcome.error instanceof JobTimeoutError && transaction.querying) await cancelRunningQuery(client);
@@ -250,17 +249,11 @@ async function settleHandlerWork(
     }
   }
   await transaction.rollbackHandlerWork();
-  return { ...failedAttempt(runtime, entry, job, failure, slot), usedDb: true };
+  return { ...failedAttempt(running, failure), usedDb: true };
 }
 
 /** The transition of a failed attempt whose writes, if any, are undone: a retry, a final failure, or — at shutdown — none. */
-function failedAttempt(
-  runtime: WorkerRuntime,
-  entry: ResolvedHandler,
-  job: JobInfo,
-  failure: Error,
-  slot: number,
-): RanJob {
+function failedAttempt({ runtime, entry, job, slot }: RunningJob, failure: Error): RanJob {
   if (runtime.shutdown.aborted) {
     // Most likely the handler gave up because of ctx.signal: a shutdown, not a
     // fault of the job, so it stays queued and no attempt is counted.
