@@ -10,7 +10,7 @@
 //   kind 'drain' (timed by the runner, which polls the queue until it is empty):
 //     child → { type: 'all-handled', handled }  as soon as `spec.jobs` handler calls have started
 //     runner → { type: 'stop' }
-//   child  → { type: 'done', maxRssKb, handled, report }, then exits
+//   child  → { type: 'done', maxRssKb, handled, cpuMicros, report }, then exits
 //   child  → { type: 'error', message, stack } on failure
 //
 // spec: { system, kind, ns, jobs, warmup, handler: 'noop' | 'update', workerOptions, w4, w5 }
@@ -173,11 +173,14 @@ async function drain(system, spec) {
   const worker = await system.worker(spec.ns, handle, spec.workerOptions ?? {});
   await send({ type: 'ready', info: worker.info ?? {} });
   await next('go');
+  const cpuAtGo = process.cpuUsage();
   await worker.start();
   await next('stop');
+  const cpu = process.cpuUsage(cpuAtGo);
   await worker.stop();
   await appPool?.end();
-  return { handled, report: worker.report?.() ?? null };
+  // CPU this process used while the drain ran (until the runner saw the queue empty), in µs.
+  return { handled, cpuMicros: cpu.user + cpu.system, report: worker.report?.() ?? null };
 }
 
 main().then(

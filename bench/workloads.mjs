@@ -5,6 +5,7 @@
 // Untimed preparation (installing, filling the queue) happens in the runner;
 // the timed part runs in a fresh child process (bench/child.mjs).
 
+import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { SYSTEMS as SETTINGS, WORKLOADS as SETTINGS_BY_WORKLOAD } from './config.mjs';
 import { startChild } from './lib/child.mjs';
@@ -61,6 +62,7 @@ export const WORKLOADS = [
     unit: 'jobs/s',
     higherIsBetter: true,
     showRss: true,
+    showCpu: true,
     rows: (systems) => systems.map(systemRow),
     trial: (ctx, row) =>
       inNamespace(ctx, row.system, async (ns, admin) => {
@@ -111,6 +113,7 @@ export const WORKLOADS = [
     unit: 'jobs/s',
     higherIsBetter: true,
     showRss: true,
+    showCpu: true,
     rows: (systems) => systems.map(systemRow),
     trial: (ctx, row) =>
       inNamespace(ctx, row.system, async (ns, admin) => {
@@ -145,6 +148,7 @@ export const WORKLOADS = [
     unit: 'jobs/s',
     higherIsBetter: true,
     showRss: true,
+    showCpu: true,
     relativeTo: 'W3',
     rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
     trial: (ctx, row) =>
@@ -167,6 +171,7 @@ export const WORKLOADS = [
       `BEGIN; claim+delete+archive N jobs (one statement); COMMIT`,
     unit: 'jobs/s',
     higherIsBetter: true,
+    showCpu: true,
     ceilingFor: 'W3',
     rows: (systems) =>
       systems.includes('proletarian')
@@ -269,6 +274,7 @@ async function runDrain(ctx, admin, spec) {
       },
       () => {},
     );
+    const machineAtGo = machineCpu();
     const started = performance.now();
     child.send({ type: 'go' });
     let ended;
@@ -294,6 +300,7 @@ async function runDrain(ctx, admin, spec) {
         };
       });
     }
+    const machineBusy = machineCpu();
     child.send({ type: 'stop' });
     const done = await child.waitFor('done', DONE_TIMEOUT_MS);
     const trouble = (await admin.diagnose?.()) ?? null;
@@ -304,6 +311,7 @@ async function runDrain(ctx, admin, spec) {
     if (trouble) ctx.warn(`${spec.system}: ${trouble}`);
     return {
       seconds: (ended - started) / 1000,
+      cpu: cpuPerJob(machineAtGo, machineBusy, done.cpuMicros, spec.jobs),
       handled: done.handled,
       polls,
       info: ready.info,
@@ -314,6 +322,29 @@ async function runDrain(ctx, admin, spec) {
   } finally {
     await child.kill();
   }
+}
+
+/** Busy and total CPU time of the whole machine so far, in µs, from /proc/stat (null where there is none). */
+function machineCpu() {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const tick = 1e6 / 100; // USER_HZ
+    const total = fields.reduce((a, b) => a + b, 0);
+    return { busy: (total - fields[3] - fields[4]) * tick };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where a drain's CPU went, per job: the worker process, and everything else
+ * on the machine (PostgreSQL or Redis, the kernel's side of the sockets, the
+ * runner's polls — and any other load the machine had).
+ */
+function cpuPerJob(atGo, atEnd, workerMicros, jobs) {
+  if (!atGo || !atEnd || !Number.isFinite(workerMicros)) return undefined;
+  const busy = atEnd.busy - atGo.busy;
+  return { workerUsPerJob: workerMicros / jobs, restUsPerJob: Math.max(0, busy - workerMicros) / jobs };
 }
 
 export function fmtCount(n) {

@@ -81,6 +81,22 @@ describe('statements sent ahead of a query', () => {
     assert.equal(rows[0]!.n, 2);
   });
 
+  it('fails a query without parameters too when a leading statement fails, rather than waiting forever', async () => {
+    // Sent by the simple protocol, the query would be skipped with the rest up to the Sync.
+    await assert.rejects(queryAfter([{ text: 'SELECT 1/0' }], 'SELECT 2 AS n'), /division by zero/);
+    const { rows } = await client.query('SELECT 3 AS n');
+    assert.deepEqual(rows, [{ n: 3 }]);
+  });
+
+  it('refuses several statements in one query text, and the connection goes on', async () => {
+    await assert.rejects(
+      queryAfter([{ text: 'SELECT 1' }], 'SELECT 1; SELECT 2'),
+      /cannot insert multiple commands into a prepared statement/,
+    );
+    const { rows } = await client.query('SELECT 4 AS n');
+    assert.deepEqual(rows, [{ n: 4 }]);
+  });
+
   it('reports the error of the query itself, and what ran ahead stays in the transaction', async () => {
     await client.query('BEGIN');
     await client.query('CREATE TEMP TABLE ahead_kept (n int) ON COMMIT DROP');

@@ -64,11 +64,12 @@ describe('worker: batches', () => {
     }
   });
 
-  it('gives handlers that query with callbacks or a query_timeout the same savepoint semantics', async () => {
+  it('gives handlers that query with callbacks, a query_timeout or several statements the same savepoint semantics', async () => {
     const queue = newQueue();
+    const types = ['callback', 'timeout', 'statements'] as const;
     const ids = await enqueueMany(
       db.pool,
-      Array.from({ length: 8 }, (_, i) => ({ jobType: i % 2 === 0 ? 'callback' : 'timeout', payload: i, queue })),
+      Array.from({ length: 12 }, (_, i) => ({ jobType: types[i % 3]!, payload: i, queue })),
       db.tables,
     );
     const insert = `INSERT INTO "${db.schema}".effects VALUES ($1, $2)`;
@@ -86,18 +87,25 @@ describe('worker: batches', () => {
             ctx.db.query(insert, [ctx.jobId, `job ${i}`], (error) => (error ? reject(error) : resolve())),
           );
           ran.add(i);
-          if (i % 4 === 2) throw new Error(`job ${i} fails`);
+          if (i % 4 >= 2) throw new Error(`job ${i} fails`);
         },
         timeout: async (payload, ctx) => {
           const i = payload as number;
           await ctx.db.query({ text: insert, values: [ctx.jobId, `job ${i}`], query_timeout: 10_000 } as never);
           ran.add(i);
-          if (i % 4 === 3) throw new Error(`job ${i} fails`);
+          if (i % 4 >= 2) throw new Error(`job ${i} fails`);
+        },
+        // Text without parameters goes by pg's simple protocol, which takes several statements.
+        statements: async (payload, ctx) => {
+          const i = payload as number;
+          await ctx.db.query(`SELECT 1; INSERT INTO "${db.schema}".effects VALUES ('${ctx.jobId}', 'job ${i}')`);
+          ran.add(i);
+          if (i % 4 >= 2) throw new Error(`job ${i} fails`);
         },
       },
     });
     await whileRunning(worker, () =>
-      waitFor(async () => ran.size === 8 && (await queuedCount(queue)) === 4, { what: 'every job to run once' }),
+      waitFor(async () => ran.size === 12 && (await queuedCount(queue)) === 6, { what: 'every job to run once' }),
     );
     for (const [i, jobId] of ids.entries()) {
       const expected = i % 4 >= 2 ? [] : [{ note: `job ${i}` }];

@@ -31,6 +31,12 @@ export function summarizeWorkload(workload, size, rows, samples, failures, earli
       for (const p of ['p50', 'p95', 'p99']) entry[p] = summarize(list.map((s) => s[p]));
     }
     if (list.some((s) => s.maxRssKb)) entry.peakRssMB = summarize(list.map((s) => s.maxRssKb / 1024));
+    if (list.some((s) => s.cpu)) {
+      entry.cpuUsPerJob = {
+        worker: summarize(list.map((s) => s.cpu?.workerUsPerJob)),
+        rest: summarize(list.map((s) => s.cpu?.restUsPerJob)),
+      };
+    }
     const applied = list.find((s) => s.info?.applied)?.info;
     if (applied) entry.options = { applied: applied.applied, unsupported: applied.unsupported };
     out.rows[row.key] = entry;
@@ -68,6 +74,7 @@ export function printWorkload(workload, result) {
   else header.push(`${result.unit} median`, 'min–max');
   if (hasOurs && rows.length > 1) header.push(workload.percentiles ? 'proletarian ÷ system (p50)' : 'proletarian ÷ system');
   if (workload.showRss) header.push('peak RSS MB');
+  if (workload.showCpu) header.push('CPU µs/job: worker + rest');
   if (workload.ceilingFor) header.push(`proletarian ${workload.ceilingFor} ÷ this`);
 
   const table = [header];
@@ -80,6 +87,7 @@ export function printWorkload(workload, result) {
     }
     if (hasOurs && rows.length > 1) line.push(entry.system === OURS ? '–' : times(entry.ratio));
     if (workload.showRss) line.push(entry.peakRssMB ? String(Math.round(entry.peakRssMB.median)) : '–');
+    if (workload.showCpu) line.push(cpuSplit(entry));
     if (workload.ceilingFor) line.push(percent(result.ceilingFor.fractions[key]));
     if (entry.failures.length) line[0] += ` (${entry.failures.length} failed)`;
     table.push(line);
@@ -110,6 +118,14 @@ export function render(table) {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** Median CPU per job of a drain: the worker process + the rest of the machine, in µs. */
+export function cpuSplit(entry) {
+  const cpu = entry.cpuUsPerJob;
+  if (!cpu || !Number.isFinite(cpu.worker.median)) return '–';
+  const us = (x) => (x < 10 ? x.toFixed(1) : Math.round(x).toString());
+  return `${us(cpu.worker.median)} + ${us(cpu.rest.median)}`;
 }
 
 export function rate(x) {
@@ -157,6 +173,10 @@ export function summaryRows(results, systemNames) {
       ...systemNames.map((name) => cell(result.rows[name], result.rows[name]?.summary.median, result.rows[name]?.ratio, rate)),
     ]);
     if (id === 'W3' || id === 'W5') {
+      lines.push([
+        `${id} CPU per job, µs: worker process + rest of the machine`,
+        ...systemNames.map((name) => (result.rows[name] ? cpuSplit(result.rows[name]) : '–')),
+      ]);
       lines.push([
         `${id} peak RSS of the worker process (MB)`,
         ...systemNames.map((name) => {

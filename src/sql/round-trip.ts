@@ -61,7 +61,8 @@ interface DrivenQuery {
 /**
  * Runs `leading` and then `query` on `client` in one round trip, resolving
  * with `query`'s result; null when this client cannot (see above). `query`
- * is a text or config object of pg's, without a callback.
+ * is a text or config object of pg's, without a callback, and one statement:
+ * it is sent with the extended protocol, which takes no more.
  */
 export function queryAfter<R extends pg.QueryResultRow = pg.QueryResultRow>(
   client: pg.ClientBase,
@@ -70,8 +71,13 @@ export function queryAfter<R extends pg.QueryResultRow = pg.QueryResultRow>(
   values?: unknown[],
 ): Promise<pg.QueryResult<R>> | null {
   if (!canSendAhead(client)) return null;
+  // The query must use the extended protocol too: after a failed statement
+  // the server skips every message up to the next Sync, a simple-protocol
+  // Query message included, and would never answer.
+  const config: pg.QueryConfig & { queryMode: 'extended' } =
+    typeof query === 'string' ? { text: query, queryMode: 'extended' } : { ...query, queryMode: 'extended' };
   return new Promise<pg.QueryResult<R>>((resolve, reject) => {
-    const inner = new pg.Query(query as pg.QueryConfig, values, (error: Error | undefined, result: unknown) =>
+    const inner = new pg.Query(config, values, (error: Error | undefined, result: unknown) =>
       error ? reject(error) : resolve(result as pg.QueryResult<R>),
     ) as unknown as DrivenQuery;
     client.query(new LeadingStatements(leading, inner) as unknown as pg.Submittable);

@@ -107,15 +107,24 @@ export class JobTransaction {
 
 /**
  * Arguments of the common shape — text or a config object, then values —
- * that {@link queryAfter} runs just as `client.query` would.
+ * that pg would send with the extended protocol (parameters or a statement
+ * name), which {@link queryAfter} runs just as `client.query` would. A text
+ * without parameters goes by the simple protocol and may hold several
+ * statements, which the extended protocol refuses: it is left to pg.
  */
 function plainQuery(args: unknown[]): args is [string | pg.QueryConfig, unknown[] | undefined] {
   const [query, values] = args;
   if (args.length > 2 || (values !== undefined && !Array.isArray(values))) return false;
-  if (typeof query === 'string') return true;
+  if (typeof query === 'string') return values !== undefined && values.length > 0;
   if (query === null || typeof query !== 'object') return false;
   const config = query as Record<string, unknown>;
+  const configValues = values ?? config['values'];
+  const extended =
+    config['queryMode'] === 'extended' ||
+    typeof config['name'] === 'string' ||
+    (Array.isArray(configValues) && configValues.length > 0);
   return (
+    extended &&
     typeof config['submit'] !== 'function' &&
     config['callback'] === undefined &&
     config['query_timeout'] === undefined &&
