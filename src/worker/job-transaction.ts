@@ -41,7 +41,7 @@ export class JobTransaction {
         // round trip; if it fails, that query fails with it and so does the
         // attempt. Queries pg would handle specially (callbacks, cursors,
         // timeouts) get the savepoint as a query of its own, queued first.
-        result = plainQuery(args) ? queryAfter(this.#client, [SAVEPOINT_STATEMENT], args[0], args[1]) : null;
+        result = carriesSavepoint(args) ? queryAfter(this.#client, [SAVEPOINT_STATEMENT], args[0], args[1]) : null;
         if (!result) this.#client.query(SAVEPOINT_STATEMENT.text).catch(() => {});
       }
       result ??= (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
@@ -112,7 +112,7 @@ export class JobTransaction {
  * without parameters goes by the simple protocol and may hold several
  * statements, which the extended protocol refuses: it is left to pg.
  */
-function plainQuery(args: unknown[]): args is [string | pg.QueryConfig, unknown[] | undefined] {
+function carriesSavepoint(args: unknown[]): args is [string | pg.QueryConfig, unknown[] | undefined] {
   const [query, values] = args;
   if (args.length > 2 || (values !== undefined && !Array.isArray(values))) return false;
   if (typeof query === 'string') return values !== undefined && values.length > 0;
