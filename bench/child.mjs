@@ -129,12 +129,17 @@ async function latency(system, spec) {
 
   const total = spec.warmup + spec.jobs;
   const latencies = [];
+  const enqueueTimes = []; // of the latency, how long the enqueue call itself took
   for (let k = 0; k < total; k++) {
     const s = expect(started, k);
     const before = performance.now();
     await producer.enqueueOne(k);
+    const returned = performance.now();
     await s.promise;
-    if (k >= spec.warmup) latencies.push(s.at - before);
+    if (k >= spec.warmup) {
+      latencies.push(s.at - before);
+      enqueueTimes.push(returned - before);
+    }
     await expect(finished, k).promise;
     started.delete(k);
     finished.delete(k);
@@ -142,7 +147,7 @@ async function latency(system, spec) {
   }
   await producer.close();
   await worker.stop();
-  await send({ type: 'result', result: { latenciesMs: latencies } });
+  await send({ type: 'result', result: { latenciesMs: latencies, enqueueMs: enqueueTimes } });
   return { report: worker.report?.() ?? null };
 }
 

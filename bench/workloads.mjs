@@ -99,6 +99,9 @@ export const WORKLOADS = [
           p95: percentile(l, 95),
           p99: percentile(l, 99),
           max: Math.max(...l),
+          // The part of it the enqueue call took (its commit included), p50 and p99.
+          enqueueP50: result.enqueueMs ? percentile(result.enqueueMs, 50) : undefined,
+          enqueueP99: result.enqueueMs ? percentile(result.enqueueMs, 99) : undefined,
           latenciesMs: l.map((x) => Math.round(x * 1000) / 1000),
           info,
           maxRssKb,

@@ -28,7 +28,7 @@ export function summarizeWorkload(workload, size, rows, samples, failures, earli
       failures: failures[row.key],
     };
     if (workload.percentiles) {
-      for (const p of ['p50', 'p95', 'p99']) entry[p] = summarize(list.map((s) => s[p]));
+      for (const p of ['p50', 'p95', 'p99', 'enqueueP50', 'enqueueP99']) entry[p] = summarize(list.map((s) => s[p]));
     }
     if (list.some((s) => s.maxRssKb)) entry.peakRssMB = summarize(list.map((s) => s.maxRssKb / 1024));
     if (list.some((s) => s.cpu)) {
@@ -70,7 +70,7 @@ export function printWorkload(workload, result) {
   const rows = Object.values(result.rows);
   const hasOurs = Boolean(result.rows[OURS]);
   const header = ['system'];
-  if (workload.percentiles) header.push('p50 ms (min–max)', 'p95 ms', 'p99 ms');
+  if (workload.percentiles) header.push('p50 ms (min–max)', 'p95 ms', 'p99 ms', 'of which enqueue p50 / p99');
   else header.push(`${result.unit} median`, 'min–max');
   if (hasOurs && rows.length > 1) header.push(workload.percentiles ? 'proletarian ÷ system (p50)' : 'proletarian ÷ system');
   if (workload.showRss) header.push('peak RSS MB');
@@ -81,7 +81,12 @@ export function printWorkload(workload, result) {
   for (const [key, entry] of Object.entries(result.rows)) {
     const line = [entry.label];
     if (workload.percentiles) {
-      line.push(`${ms(entry.p50.median)} (${ms(entry.p50.min)}–${ms(entry.p50.max)})`, ms(entry.p95.median), ms(entry.p99.median));
+      line.push(
+        `${ms(entry.p50.median)} (${ms(entry.p50.min)}–${ms(entry.p50.max)})`,
+        ms(entry.p95.median),
+        ms(entry.p99.median),
+        `${ms(entry.enqueueP50.median)} / ${ms(entry.enqueueP99.median)}`,
+      );
     } else {
       line.push(rate(entry.summary.median), `${rate(entry.summary.min)}–${rate(entry.summary.max)}`);
     }
