@@ -48,6 +48,11 @@ describe('statements sent ahead of a query', () => {
     assert.equal(commit.command, 'COMMIT');
   });
 
+  it('counts an empty leading statement as answered', async () => {
+    const result = await queryAfter<{ n: number }>([{ text: '' }, { text: 'SELECT 1' }], 'SELECT 5 AS n');
+    assert.deepEqual(result.rows, [{ n: 5 }]);
+  });
+
   it('converts leading values as pg does (arrays, null)', async () => {
     const result = await queryAfter<{ v: string }>(
       [

@@ -183,7 +183,9 @@ class LeadingStatements {
     this.#inner.handlePortalSuspended(connection);
   }
   handleEmptyQuery(connection: unknown): void {
-    this.#inner.handleEmptyQuery(connection);
+    // An empty statement answers EmptyQueryResponse in place of CommandComplete.
+    if (this.#pending > 0) this.#pending--;
+    else this.#inner.handleEmptyQuery(connection);
   }
   handleCopyInResponse(connection: unknown): void {
     this.#inner.handleCopyInResponse(connection);
