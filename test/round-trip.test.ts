@@ -129,6 +129,16 @@ describe('statements sent ahead of a query', () => {
     await client.query('ROLLBACK');
   });
 
+  it('declines queries that only client.query handles: pages of rows, a query_timeout, a submittable', () => {
+    for (const query of [
+      { text: 'SELECT 1', rows: 10 },
+      { text: 'SELECT 1', query_timeout: 1_000 },
+      new pg.Query('SELECT 1'),
+    ]) {
+      assert.equal(roundTrip.queryAfter(client, [{ text: 'SELECT 1' }], query as pg.QueryConfig), null);
+    }
+  });
+
   it('declines a client in pg pipeline mode, which refuses custom submittables', async () => {
     const pipelined = new pg.Client({ connectionString: databaseUrl(), pipeline: true } as pg.ClientConfig);
     await pipelined.connect();

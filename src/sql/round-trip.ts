@@ -60,9 +60,11 @@ interface DrivenQuery {
 
 /**
  * Runs `leading` and then `query` on `client` in one round trip, resolving
- * with `query`'s result; null when this client cannot (see above). `query`
- * is a text or config object of pg's, without a callback, and one statement:
- * it is sent with the extended protocol, which takes no more.
+ * with `query`'s result; null when this client cannot (see above), or when
+ * `query` asks pg for something it handles itself — a callback, a cursor-like
+ * submittable, a `query_timeout`, pages of `rows` — and must go through
+ * `client.query`. `query` is one statement: it is sent with the extended
+ * protocol, which takes no more.
  */
 export function queryAfter<R extends pg.QueryResultRow = pg.QueryResultRow>(
   client: pg.ClientBase,
@@ -70,7 +72,7 @@ export function queryAfter<R extends pg.QueryResultRow = pg.QueryResultRow>(
   query: string | pg.QueryConfig,
   values?: unknown[],
 ): Promise<pg.QueryResult<R>> | null {
-  if (!canSendAhead(client)) return null;
+  if (!canSendAhead(client) || !plainConfig(query)) return null;
   // The query must use the extended protocol too: after a failed statement
   // the server skips every message up to the next Sync, a simple-protocol
   // Query message included, and would never answer.
@@ -96,6 +98,19 @@ function canSendAhead(client: pg.ClientBase): boolean {
     typeof connection?.parse === 'function' &&
     typeof connection.bind === 'function' &&
     typeof connection.execute === 'function'
+  );
+}
+
+/** A text, or a config object with nothing that only `client.query` itself handles. */
+function plainConfig(query: unknown): query is string | pg.QueryConfig {
+  if (typeof query === 'string') return true;
+  if (query === null || typeof query !== 'object') return false;
+  const config = query as Record<string, unknown>;
+  return (
+    typeof config['submit'] !== 'function' &&
+    config['callback'] === undefined &&
+    config['query_timeout'] === undefined &&
+    config['rows'] === undefined
   );
 }
 

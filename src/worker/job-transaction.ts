@@ -34,17 +34,7 @@ export class JobTransaction {
           ),
         );
       }
-      let result: unknown = null;
-      if (!this.#savepoint) {
-        this.#savepoint = true;
-        // The savepoint goes ahead of the handler's first query, in the same
-        // round trip; if it fails, that query fails with it and so does the
-        // attempt. Queries pg would handle specially (callbacks, cursors,
-        // timeouts) get the savepoint as a query of its own, queued first.
-        result = carriesSavepoint(args) ? queryAfter(this.#client, [SAVEPOINT_STATEMENT], args[0], args[1]) : null;
-        if (!result) this.#client.query(SAVEPOINT_STATEMENT.text).catch(() => {});
-      }
-      result ??= (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
+      const result = this.#savepoint ? this.#send(args) : this.#sendWithSavepoint(args);
       if (result instanceof Promise) {
         this.#inFlight++;
         result.then(
@@ -58,6 +48,28 @@ export class JobTransaction {
       return result;
     };
     this.db = { query: query as JobDb['query'] };
+  }
+
+  /**
+   * The handler's first query, with the savepoint ahead of it in the same
+   * round trip; if the savepoint fails, that query fails with it and so does
+   * the attempt. A query that cannot carry it gets it as a query of its own,
+   * queued first.
+   */
+  #sendWithSavepoint(args: unknown[]): unknown {
+    this.#savepoint = true;
+    const [query, values] = args;
+    const together =
+      args.length <= 2 && carriesSavepoint(query, values)
+        ? queryAfter(this.#client, [SAVEPOINT_STATEMENT], query, values as unknown[] | undefined)
+        : null;
+    if (together) return together;
+    this.#client.query(SAVEPOINT_STATEMENT.text).catch(() => {});
+    return this.#send(args);
+  }
+
+  #send(args: unknown[]): unknown {
+    return (this.#client.query as (...a: unknown[]) => unknown).apply(this.#client, args);
   }
 
   /** Whether the handler wrote (or read) anything through `db`. */
@@ -106,28 +118,16 @@ export class JobTransaction {
 }
 
 /**
- * Arguments of the common shape — text or a config object, then values —
- * that pg would send with the extended protocol (parameters or a statement
- * name), which {@link queryAfter} runs just as `client.query` would. A text
- * without parameters goes by the simple protocol and may hold several
- * statements, which the extended protocol refuses: it is left to pg.
+ * Whether pg would send this query with the extended protocol (it has
+ * parameters or a statement name), as {@link queryAfter} sends everything. A
+ * text without parameters goes by the simple protocol and may hold several
+ * statements, which the extended protocol refuses: it keeps its own way.
  */
-function carriesSavepoint(args: unknown[]): args is [string | pg.QueryConfig, unknown[] | undefined] {
-  const [query, values] = args;
-  if (args.length > 2 || (values !== undefined && !Array.isArray(values))) return false;
+function carriesSavepoint(query: unknown, values: unknown): query is string | pg.QueryConfig {
+  if (values !== undefined && !Array.isArray(values)) return false; // a callback: pg's own path
   if (typeof query === 'string') return values !== undefined && values.length > 0;
   if (query === null || typeof query !== 'object') return false;
-  const config = query as Record<string, unknown>;
-  const configValues = values ?? config['values'];
-  const extended =
-    config['queryMode'] === 'extended' ||
-    typeof config['name'] === 'string' ||
-    (Array.isArray(configValues) && configValues.length > 0);
-  return (
-    extended &&
-    typeof config['submit'] !== 'function' &&
-    config['callback'] === undefined &&
-    config['query_timeout'] === undefined &&
-    config['rows'] === undefined
-  );
+  const config = query as pg.QueryConfig & { queryMode?: string };
+  const allValues = values ?? config.values;
+  return config.queryMode === 'extended' || typeof config.name === 'string' || (allValues?.length ?? 0) > 0;
 }

@@ -15,7 +15,7 @@ import { cancelRunningQuery } from './cancel-query.js';
 import { callHandler, jobContext, jobOf, logOf, retryDelay, startDeadline, type HandlerOutcome } from './handler-run.js';
 import type { ResolvedHandler } from './options.js';
 import { JobTransaction } from './job-transaction.js';
-import type { WorkerRuntime } from './runtime.js';
+import type { InFlightWatch, WorkerRuntime } from './runtime.js';
 
 /** What a batch did, for the loop's pacing. */
 export type BatchResult =
@@ -57,7 +57,7 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
   const onConnectionError = (error: Error) => emit('connection-error', { slot, ...errorData(error) });
   client.on('error', onConnectionError);
   let broken: Error | undefined;
-  let watch: { abandoned: Promise<number>; done: () => void } | undefined;
+  let watch: InFlightWatch | undefined;
   try {
     const rows = await beginAndClaimJobs(client, {
       claim: runtime.claim!,

@@ -25,15 +25,22 @@ export interface WorkerRuntime {
 
 /**
  * The handlers running right now, so that `stop()` can give up on them once
- * its timeout runs out. Each job gets a promise of its own: a race against
- * one long-lived promise would pile up a reaction per job until shutdown.
+ * its timeout runs out. Each batch (and each leased job) gets a promise of
+ * its own, dropped when it ends: a race against one long-lived promise would
+ * pile up a reaction per job until shutdown.
  */
+/** One batch's or leased job's part of {@link InFlightJobs}. */
+export interface InFlightWatch {
+  abandoned: Promise<number>;
+  done: () => void;
+}
+
 export class InFlightJobs {
   #abandonedAfter: number | null = null;
   #running = new Set<(waitedMs: number) => void>();
 
-  /** Resolves with the timeout if `stop()` gives up on this job; call `done` when it ends. */
-  watch(): { abandoned: Promise<number>; done: () => void } {
+  /** Resolves with the timeout if `stop()` gives up on the jobs watched; call `done` when they end. */
+  watch(): InFlightWatch {
     let abandon!: (waitedMs: number) => void;
     const abandoned = new Promise<number>((resolve) => (abandon = resolve));
     if (this.#abandonedAfter !== null) abandon(this.#abandonedAfter);
