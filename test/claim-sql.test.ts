@@ -8,10 +8,16 @@ import { createTestDatabase, databaseUrl, type TestDatabase } from './helpers/da
 // steer into every interleaving of transactions. The statement is internal,
 // so it is loaded from the build.
 interface ClaimModule {
-  claimStatement(t: unknown, filter: 'only' | 'except' | 'none'): pg.QueryConfig;
+  batchClaimStatement(t: unknown, filter: 'all' | 'only' | 'except'): pg.QueryConfig;
   claimJobs(
     client: pg.ClientBase,
-    request: { claim: pg.QueryConfig; queue: string; jobTypes: readonly string[] | null; limit: number },
+    request: {
+      claim: pg.QueryConfig;
+      queue: string;
+      jobTypes: readonly string[] | null;
+      limit: number;
+      claimFrom: number | null;
+    },
   ): Promise<ClaimedRow[]>;
 }
 interface ClaimedRow {
@@ -35,9 +41,9 @@ describe('the claim statement', () => {
   let jobs: ClaimModule;
   before(async () => {
     db = await createTestDatabase();
-    jobs = (await import(new URL('../../dist/sql/jobs.js', import.meta.url).href)) as ClaimModule;
+    jobs = (await import(new URL('../../dist/sql/claim.js', import.meta.url).href)) as ClaimModule;
     const tables = (await import(new URL('../../dist/tables.js', import.meta.url).href)) as TablesModule;
-    claim = jobs.claimStatement(tables.resolveTables({ schema: db.schema }), 'none');
+    claim = jobs.batchClaimStatement(tables.resolveTables({ schema: db.schema }), 'all');
   });
   after(() => db.close());
 
@@ -48,7 +54,7 @@ describe('the claim statement', () => {
   }
 
   const claimIn = async (client: pg.Client, queue: string) => ({
-    rows: await jobs.claimJobs(client, { claim, queue, jobTypes: null, limit: 10 }),
+    rows: await jobs.claimJobs(client, { claim, queue, jobTypes: null, limit: 10, claimFrom: null }),
   });
 
   it('sees that the last claim of a job aborted, and that a committed one did not', async () => {

@@ -13,6 +13,13 @@ interface RoundTripModule {
     query: string | pg.QueryConfig,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> | null;
+  queryBetween<R extends pg.QueryResultRow>(
+    client: pg.ClientBase,
+    leading: readonly { text: string; values?: readonly unknown[] }[],
+    query: string | pg.QueryConfig,
+    trailing: readonly { text: string; values?: readonly unknown[] }[],
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> | null;
 }
 
 describe('statements sent ahead of a query', () => {
@@ -147,5 +154,49 @@ describe('statements sent ahead of a query', () => {
     } finally {
       await pipelined.end();
     }
+  });
+
+  describe('with statements after the query', () => {
+    const queryBetween = <R extends pg.QueryResultRow>(
+      leading: readonly { text: string; values?: readonly unknown[] }[],
+      query: string | pg.QueryConfig,
+      trailing: readonly { text: string; values?: readonly unknown[] }[],
+      values?: unknown[],
+    ): Promise<pg.QueryResult<R>> => {
+      const sent = roundTrip.queryBetween<R>(client, leading, query, trailing, values);
+      assert.ok(sent, 'a plain pg.Client takes statements around a query');
+      return sent;
+    };
+    const setting = async () =>
+      (await client.query<{ s: string }>("SELECT current_setting('proletarian.test', true) AS s")).rows[0]!.s;
+
+    it('runs them after the query, resolving with the query result alone', async () => {
+      await client.query('BEGIN');
+      const result = await queryBetween<{ n: number; seen: string }>(
+        [{ text: "SELECT set_config('proletarian.test', 'before', true)" }],
+        { name: 'between_named', text: "SELECT $1::int AS n, current_setting('proletarian.test') AS seen" },
+        [{ text: "SELECT set_config('proletarian.test', $1, true)", values: ['after'] }, { text: 'SELECT 1, 2' }],
+        [3],
+      );
+      assert.deepEqual(result.rows, [{ n: 3, seen: 'before' }]);
+      assert.equal(result.command, 'SELECT');
+      assert.equal(await setting(), 'after');
+      await client.query('ROLLBACK');
+      // The named statement was prepared under its own name, and only once.
+      const again = await queryBetween<{ n: number }>([], { name: 'between_named', text: "SELECT $1::int AS n, current_setting('proletarian.test') AS seen" }, [], [4]);
+      assert.equal(again.rows[0]!.n, 4);
+    });
+
+    it('skips them when the query fails, and fails when one of them does', async () => {
+      await client.query('BEGIN');
+      await client.query("SELECT set_config('proletarian.test', 'untouched', true)");
+      await assert.rejects(
+        queryBetween([], 'SELECT 1/0', [{ text: "SELECT set_config('proletarian.test', 'after', true)" }]),
+        /division by zero/,
+      );
+      await client.query('ROLLBACK');
+      await assert.rejects(queryBetween([], 'SELECT 1 AS n', [{ text: 'SELECT no_such_column' }]), /no_such_column/);
+      assert.equal((await client.query<{ n: number }>('SELECT 2 AS n')).rows[0]!.n, 2, 'the connection still works');
+    });
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createWorker, enqueueMany, silentLogger, type Worker } from 'proletarian';
-import { recordingLogger, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
+import pg from 'pg';
+import { createWorker, enqueue, enqueueMany, silentLogger, type Worker } from 'proletarian';
+import { databaseUrl, recordingLogger, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
 
 describe('worker: batches', () => {
   const { db, effects, newQueue } = useWorkerTestDatabase();
@@ -189,5 +190,36 @@ describe('worker: batches', () => {
     assert.equal(Number(counts!.archived) + Number(counts!.queued), total, 'no job lost');
     assert.equal(Number(counts!.touched), 0, 'jobs that did not run are untouched');
     assert.ok(Number(counts!.queued) > 0);
+  });
+
+  it('runs a job whose enqueue committed after jobs enqueued later had run', async () => {
+    // The late job is due before the claims' starting point has moved past
+    // it; the worker's periodic scan from the queue's start finds it.
+    const queue = newQueue();
+    const ran: string[] = [];
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      pollInterval: 50,
+      handlers: { job: (payload) => void ran.push(payload as string) },
+    });
+    const app = new pg.Client({ connectionString: databaseUrl() });
+    await app.connect();
+    try {
+      await whileRunning(worker, async () => {
+        await app.query('BEGIN');
+        await enqueue(app, 'job', 'late', { ...db.tables, queue });
+        for (const name of ['first', 'second']) {
+          await enqueue(db.pool, 'job', name, { ...db.tables, queue });
+          await waitFor(() => ran.includes(name), { what: `job ${name} to run` });
+        }
+        await app.query('COMMIT');
+        await waitFor(() => ran.includes('late'), { what: 'the late job to run' });
+      });
+    } finally {
+      await app.end();
+    }
+    assert.deepEqual(ran, ['first', 'second', 'late']);
   });
 });

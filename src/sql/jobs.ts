@@ -19,13 +19,6 @@ export interface JobRow {
   process_at: Date;
 }
 
-/** A job row as claimed in a transaction, with what it tells of earlier claims. */
-export interface ClaimedJobRow extends JobRow {
-  abandoned_runs: number;
-  /** The last transaction that locked this row aborted: the run it started died unfinished. */
-  last_claim_aborted: boolean;
-}
-
 /** What is stored about a failed attempt, in `last_error`. */
 export interface StoredError {
   name: string;
@@ -182,97 +175,6 @@ export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob
   });
 }
 
-/**
- * The claim statement of a worker: the oldest due jobs of its queue, among
- * the job types it handles in a transaction (`only` those, all `except`
- * those it runs under leases, or all: `none`), locked for
- * the rest of the transaction. SKIP LOCKED lets any number of workers share a
- * queue: each sees only jobs nobody else holds, and a dead worker's locks
- * vanish with its connection.
- *
- * The inner query only locks and passes raw columns up; everything computed
- * per job (payload as text, times as epoch milliseconds, the abandoned-run
- * check) happens above the lock, for the jobs actually claimed — not for
- * the rows that other batches hold and the scan skips. Times come as
- * numbers (float8, whole milliseconds) because parsing timestamp text costs
- * the worker more than all the rest of the row.
- */
-export function claimStatement(t: Tables, typeFilter: 'only' | 'except' | 'none'): pg.QueryArrayConfig {
-  const filter = { only: ' AND job_type = ANY($3::text[])', except: ' AND job_type <> ALL($3::text[])', none: '' }[
-    typeFilter
-  ];
-  const text = `SELECT job_id, job_type, payload::text, attempts, abandoned_runs,
-           floor(date_part('epoch', enqueued_at) * 1000), floor(date_part('epoch', process_at) * 1000),
-           ${LAST_CLAIM_ABORTED}
-    FROM (
-      SELECT job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, xmax AS prior_locker
-      FROM ${t.job}
-      WHERE queue = $1 AND process_at <= now()${filter}
-      ORDER BY process_at, job_id
-      LIMIT $2
-      FOR UPDATE SKIP LOCKED
-    ) AS claimed
-    ORDER BY process_at, job_id`;
-  return { name: preparedName('claim', text), text, rowMode: 'array' };
-}
-
-// A claimed row's xmax still holds the last transaction that locked it (the
-// inner query reads it before taking its own lock). If that transaction
-// aborted, the claim it made died with its worker — a crash leaves no other
-// trace in transaction mode, and this one costs no write.
-// xmax is a 32-bit xid; pg_xact_status() takes the 64-bit form, found here
-// from our own transaction's id and the (wrapping) distance to it. A locker
-// newer than us is never asked about — asking about an xid beyond ours is an
-// error that would wedge the claim — and rows never locked (xmax 0), nearly
-// all of them, skip the lookup.
-const LAST_CLAIM_ABORTED = `CASE WHEN prior_locker = '0'::xid THEN false ELSE (
-    SELECT CASE WHEN distance < 0 THEN false
-                ELSE pg_xact_status((own - distance)::text::xid8) IS NOT DISTINCT FROM 'aborted' END
-    FROM (SELECT own, CASE WHEN m >= 2147483648 THEN m - 4294967296 ELSE m END AS distance
-          FROM (SELECT own, ((own & 4294967295) - prior_locker::text::bigint + 4294967296) % 4294967296 AS m
-                FROM (SELECT pg_current_xact_id()::text::bigint AS own) AS current_xact) AS wrapped) AS signed
-  ) END`;
-
-/** A claim's row, in the claim statement's column order. */
-type ClaimedTuple = [string, string, string, number, number, number, number, boolean];
-
-/** What one claim asks for: up to `limit` due jobs of `queue` (of `jobTypes`, as the statement filters them). */
-export interface ClaimRequest {
-  claim: pg.QueryArrayConfig;
-  queue: string;
-  jobTypes: readonly string[] | null;
-  limit: number;
-}
-
-/** Claims up to `limit` due jobs of `queue`, oldest first. */
-export async function claimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<ClaimedJobRow[]> {
-  const result = await client.query<ClaimedTuple>(claimQuery(request));
-  return claimedJobsOf(result.rows, request.queue);
-}
-
-function claimQuery({ claim, queue, jobTypes, limit }: ClaimRequest): pg.QueryArrayConfig {
-  return { ...claim, values: jobTypes ? [queue, limit, jobTypes] : [queue, limit] };
-}
-
-function claimedJobsOf(rows: readonly ClaimedTuple[], queue: string): ClaimedJobRow[] {
-  const claimed = new Array<ClaimedJobRow>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    claimed[i] = {
-      job_id: r[0],
-      queue,
-      job_type: r[1],
-      payload: r[2],
-      attempts: r[3],
-      abandoned_runs: r[4],
-      enqueued_at: new Date(r[5]),
-      process_at: new Date(r[6]),
-      last_claim_aborted: r[7],
-    };
-  }
-  return claimed;
-}
-
 /** Records how each job of a batch ended: archived, or rescheduled for a retry. */
 export async function completeJobs(client: pg.ClientBase, t: Tables, completions: readonly Completion[]): Promise<void> {
   const statement = completionStatement(t, completions);
@@ -295,18 +197,6 @@ export async function completeJobsAndCommit(
   await client.query(statement);
   return (await client.query('COMMIT')).command;
 }
-
-/** BEGIN, then {@link claimJobs}, in one round trip. */
-export async function beginAndClaimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<ClaimedJobRow[]> {
-  const together = queryAfter<ClaimedTuple>(client, [BEGIN], claimQuery(request));
-  if (!together) {
-    await client.query(BEGIN.text);
-    return claimJobs(client, request);
-  }
-  return claimedJobsOf((await together).rows, request.queue);
-}
-
-const BEGIN = { text: 'BEGIN' };
 
 function completionStatement(t: Tables, completions: readonly Completion[]): pg.QueryConfig | null {
   if (completions.length === 0) return null;
@@ -334,7 +224,7 @@ function completionStatement(t: Tables, completions: readonly Completion[]): pg.
  * Names a statement after a hash of its text, so pg prepares it once per
  * connection and every later use skips parsing and planning.
  */
-function preparedName(purpose: string, text: string): string {
+export function preparedName(purpose: string, text: string): string {
   return `proletarian_${purpose}_${createHash('sha1').update(text).digest('hex').slice(0, 12)}`;
 }
 

@@ -1,54 +1,14 @@
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
-import { storedErrorJson, type JobRow, type StoredError } from './jobs.js';
+import { storedErrorJson, type StoredError } from './jobs.js';
 
-// SQL of jobs that run outside a transaction, under a lease. Each statement
-// commits on its own; every one after the claim is guarded by `locked_by`, so
-// a holder whose lease ran out (and was taken over) changes nothing.
-
-/** A job row as leased: `attempts` already counts this run. */
-export interface LeasedJobRow extends JobRow {
-  abandoned_runs: number;
-}
+// SQL of jobs that run outside a transaction, under a lease (the lease claim
+// itself is in claim.ts). Each statement commits on its own and is guarded
+// by `locked_by`, so a holder whose lease ran out (and was taken over)
+// changes nothing.
 
 const ARCHIVED_COLUMNS =
   'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error';
-
-/**
- * Leases the oldest due job of these types: its `process_at` moves to the
- * lease's end, so no claim sees it until the lease runs out. The run counts
- * as an attempt at once, and a job still marked with a holder was abandoned
- * by it.
- */
-export async function leaseNextJob(
-  db: Queryable,
-  t: Tables,
-  queue: string,
-  jobTypes: readonly string[],
-  holder: string,
-  leaseMs: number,
-): Promise<LeasedJobRow | null> {
-  const { rows } = await db.query<LeasedJobRow>(
-    `WITH next AS (
-       SELECT job_id, process_at FROM ${t.job}
-       WHERE queue = $1 AND process_at <= now() AND job_type = ANY($2::text[])
-       ORDER BY process_at, job_id
-       LIMIT 1
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE ${t.job} AS j
-     SET locked_by = $3,
-         process_at = clock_timestamp() + $4::float8 * interval '1 millisecond',
-         attempts = j.attempts + 1,
-         abandoned_runs = j.abandoned_runs + (j.locked_by IS NOT NULL)::int
-     FROM next
-     WHERE j.job_id = next.job_id
-     RETURNING j.job_id, j.queue, j.job_type, j.payload::text AS payload, j.attempts, j.enqueued_at,
-               next.process_at, j.abandoned_runs`,
-    [queue, jobTypes, holder, leaseMs],
-  );
-  return rows[0] ?? null;
-}
 
 /** Extends a lease; false when it is no longer ours. */
 export async function renewLease(db: Queryable, t: Tables, jobId: string, holder: string, leaseMs: number): Promise<boolean> {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 
-// Statements sent ahead of a query, in the same round trip.
+// Statements sent with a query, in the same round trip.
 //
 // A round trip to PostgreSQL costs far more than the statements the worker
 // sends (on virtual machines above all: every wake-up of the other side is
@@ -10,6 +10,9 @@ import pg from 'pg';
 // one Sync: the server runs them in order and answers once. If one fails,
 // the server skips the rest up to the Sync, and the query fails with that
 // error — as it would have, one round trip later, on the aborted transaction.
+// Statements can follow the query the same way (the claim restores the
+// planner settings it pinned, a lease's claim commits): the server runs them
+// only if the query succeeded.
 //
 // This rides on pg's submittable interface (what pg-cursor and
 // pg-query-stream use) and the connection's message writers. Where those are
@@ -17,8 +20,8 @@ import pg from 'pg';
 // refuses submittables — `queryAfter` returns null and callers send the
 // statements one by one instead.
 
-/** A statement sent ahead: unnamed, so parsed each time; values as pg takes them. */
-export interface LeadingStatement {
+/** A statement sent with a query: unnamed, so parsed each time; values as pg takes them. */
+export interface SideStatement {
   text: string;
   values?: readonly unknown[];
 }
@@ -37,6 +40,7 @@ interface ProtocolConnection {
     valueMapper: (value: unknown) => unknown;
   }): void;
   execute(message: { portal: string; rows: number }): void;
+  sync(): void;
   submittedNamedStatements?: Record<string, string>;
 }
 
@@ -68,8 +72,23 @@ interface DrivenQuery {
  */
 export function queryAfter<R extends pg.QueryResultRow = pg.QueryResultRow>(
   client: pg.ClientBase,
-  leading: readonly LeadingStatement[],
+  leading: readonly SideStatement[],
   query: string | pg.QueryConfig,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> | null {
+  return queryBetween<R>(client, leading, query, [], values);
+}
+
+/**
+ * {@link queryAfter}, with `trailing` run after `query` in the same round
+ * trip — only when `query` succeeds. A failing trailing statement fails the
+ * whole call.
+ */
+export function queryBetween<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: pg.ClientBase,
+  leading: readonly SideStatement[],
+  query: string | pg.QueryConfig,
+  trailing: readonly SideStatement[],
   values?: unknown[],
 ): Promise<pg.QueryResult<R>> | null {
   if (!canSendAhead(client) || !plainConfig(query)) return null;
@@ -82,7 +101,7 @@ export function queryAfter<R extends pg.QueryResultRow = pg.QueryResultRow>(
     const inner = new pg.Query(config, values, (error: Error | undefined, result: unknown) =>
       error ? reject(error) : resolve(result as pg.QueryResult<R>),
     ) as unknown as DrivenQuery;
-    client.query(new LeadingStatements(leading, inner) as unknown as pg.Submittable);
+    client.query(new SurroundedQuery(leading, inner, trailing) as unknown as pg.Submittable);
   }).catch((error: unknown) => {
     // As pg does: a stack that leads back to the caller, not to the socket's read loop.
     if (error instanceof Error) Error.captureStackTrace(error);
@@ -115,27 +134,32 @@ function plainConfig(query: unknown): query is string | pg.QueryConfig {
 }
 
 /**
- * The submittable: writes the leading statements, then the query's own
- * messages; passes the query every answer but those of the statements ahead.
+ * The submittable: writes the leading statements, the query's own messages,
+ * then the trailing statements; passes the query every answer but those of
+ * the statements around it.
  */
-class LeadingStatements {
-  readonly #leading: readonly LeadingStatement[];
+class SurroundedQuery {
+  readonly #leading: readonly SideStatement[];
   readonly #inner: DrivenQuery;
+  readonly #trailing: readonly SideStatement[];
   /** Leading statements whose CommandComplete has not come yet. */
   #pending: number;
+  /** The query's own CommandComplete has come: what follows answers the trailing statements. */
+  #innerDone = false;
   #innerError: Error | null = null;
 
-  constructor(leading: readonly LeadingStatement[], inner: DrivenQuery) {
+  constructor(leading: readonly SideStatement[], inner: DrivenQuery, trailing: readonly SideStatement[]) {
     this.#leading = leading;
     this.#inner = inner;
+    this.#trailing = trailing;
     this.#pending = leading.length;
   }
 
   // The client records a prepared statement under the active query's name
-  // when a ParseComplete arrives; the leading statements' ParseCompletes
-  // come first and must not count for the query's statement.
+  // when a ParseComplete arrives; the other statements' ParseCompletes must
+  // not count for the query's statement.
   get name(): string | undefined {
-    return this.#pending === 0 ? this.#inner.name : undefined;
+    return this.#pending === 0 && !this.#innerDone ? this.#inner.name : undefined;
   }
   get text(): string | undefined {
     return this.#inner.text;
@@ -154,17 +178,13 @@ class LeadingStatements {
   submit(connection: ProtocolConnection): null {
     connection.stream.cork?.();
     try {
-      for (const statement of this.#leading) {
-        connection.parse({ text: statement.text, name: '', types: [] });
-        connection.bind({ portal: '', statement: '', values: statement.values ?? [], valueMapper: prepareValue });
-        connection.execute({ portal: '', rows: 0 });
-      }
-      const error = this.#inner.submit(connection);
+      writeStatements(connection, this.#leading);
+      const error = this.#submitInner(connection);
       if (error) {
         // The query wrote nothing; the leading statements still need their
         // Sync, and the query its error once they are answered.
         this.#innerError = error;
-        (connection as unknown as { sync(): void }).sync();
+        connection.sync();
       }
     } finally {
       connection.stream.uncork?.();
@@ -172,12 +192,34 @@ class LeadingStatements {
     return null;
   }
 
+  /** The query's own messages, with the trailing statements slipped in ahead of its Sync. */
+  #submitInner(connection: ProtocolConnection): Error | null | void {
+    if (this.#trailing.length === 0) return this.#inner.submit(connection);
+    const trailing = this.#trailing;
+    const { sync } = connection;
+    const ownSync = Object.hasOwn(connection, 'sync');
+    // submit() is synchronous: the stand-in lives only while it runs.
+    connection.sync = () => {
+      writeStatements(connection, trailing);
+      sync.call(connection);
+    };
+    try {
+      return this.#inner.submit(connection);
+    } finally {
+      if (ownSync) connection.sync = sync;
+      else delete (connection as Partial<ProtocolConnection>).sync;
+    }
+  }
+
   handleCommandComplete(message: unknown, connection: unknown): void {
     if (this.#pending > 0) this.#pending--;
-    else this.#inner.handleCommandComplete(message, connection);
+    else if (!this.#innerDone) {
+      this.#innerDone = true;
+      this.#inner.handleCommandComplete(message, connection);
+    }
   }
   handleDataRow(message: unknown): void {
-    if (this.#pending === 0) this.#inner.handleDataRow(message);
+    if (this.#pending === 0 && !this.#innerDone) this.#inner.handleDataRow(message);
   }
   handleError(error: Error, connection: unknown): void {
     if (this.#pending > 0 && this.#inner.name) {
@@ -200,12 +242,24 @@ class LeadingStatements {
   handleEmptyQuery(connection: unknown): void {
     // An empty statement answers EmptyQueryResponse in place of CommandComplete.
     if (this.#pending > 0) this.#pending--;
-    else this.#inner.handleEmptyQuery(connection);
+    else if (!this.#innerDone) {
+      this.#innerDone = true;
+      this.#inner.handleEmptyQuery(connection);
+    }
   }
   handleCopyInResponse(connection: unknown): void {
     this.#inner.handleCopyInResponse(connection);
   }
   handleCopyData(message: unknown, connection: unknown): void {
     this.#inner.handleCopyData(message, connection);
+  }
+}
+
+/** Parse, Bind and Execute of each statement, unnamed; no Describe, so no RowDescription comes back. */
+function writeStatements(connection: ProtocolConnection, statements: readonly SideStatement[]): void {
+  for (const statement of statements) {
+    connection.parse({ text: statement.text, name: '', types: [] });
+    connection.bind({ portal: '', statement: '', values: statement.values ?? [], valueMapper: prepareValue });
+    connection.execute({ portal: '', rows: 0 });
   }
 }

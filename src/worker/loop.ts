@@ -37,7 +37,7 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
     const result = await runNextLeasedJob(runtime, slot);
     return result === 'processed' ? 'found' : result;
   };
-  const turns = [...(runtime.claim ? [runBatch] : []), ...(runtime.leaseTypes.length > 0 ? [runLeased] : [])];
+  const turns = [...(runtime.batches ? [runBatch] : []), ...(runtime.leases ? [runLeased] : [])];
   // Which kind of job to look for first alternates, so neither starves the other.
   const orders = [turns, [...turns].reverse()];
   let round = 0;

@@ -1,15 +1,8 @@
 import type pg from 'pg';
 import { AbandonedJobError, JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
-import {
-  beginAndClaimJobs,
-  completeJobs,
-  completeJobsAndCommit,
-  storedErrorOf,
-  type ClaimedJobRow,
-  type Completion,
-  type JobRow,
-} from '../sql/jobs.js';
+import { beginAndClaimJobs, type ClaimedJobRow } from '../sql/claim.js';
+import { completeJobs, completeJobsAndCommit, storedErrorOf, type Completion, type JobRow } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
 import { callHandler, jobContext, jobOf, logOf, retryDelay, startDeadline, type HandlerOutcome } from './handler-run.js';
@@ -51,6 +44,7 @@ type RanJob =
  */
 export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: number): Promise<BatchResult> {
   const { options, emit } = runtime;
+  const { claim, jobTypes, start } = runtime.batches!;
   const client = await runtime.pool.connect();
   // A connection that dies while we hold it emits 'error'; unheard, that would
   // crash the process. The failing query reports the same error to us.
@@ -59,12 +53,9 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
   let broken: Error | undefined;
   let watch: InFlightWatch | undefined;
   try {
-    const rows = await beginAndClaimJobs(client, {
-      claim: runtime.claim!,
-      queue: options.queue,
-      jobTypes: runtime.claimTypes,
-      limit,
-    });
+    const claimFrom = start.next();
+    const rows = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
+    start.found(claimFrom, rows[0]?.process_at.getTime() ?? null);
     if (rows.length === 0) {
       await client.query('COMMIT');
       return { claimed: 0, ran: 0, handlerMs: 0, savepoints: 0, soloNext: false };
@@ -128,6 +119,8 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
     broken = toError(error);
+    // Its jobs are due again where they were, perhaps behind the claims' start.
+    start.reset();
     throw broken;
   } finally {
     watch?.done();

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { AbandonedJobError, LeaseLostError, toError } from '../errors.js';
 import { errorData } from '../log.js';
-import { archiveLeasedJob, leaseNextJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
+import { leaseNextJob, type LeasedJobRow } from '../sql/claim.js';
+import { archiveLeasedJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
 import { storedErrorOf } from '../sql/jobs.js';
 import type { JobDb } from '../types.js';
 import { callHandler, jobContext, jobOf, logOf, retryDelay, startDeadline } from './handler-run.js';
@@ -19,8 +20,17 @@ export type LeasedResult = 'empty' | 'processed' | 'abandoned';
  */
 export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Promise<LeasedResult> {
   const { options, emit, pool, leaseHolder: holder } = runtime;
+  const { claim, jobTypes, leaseMs, start } = runtime.leases!;
   const t = options.tables;
-  const row = await leaseNextJob(pool, t, options.queue, runtime.leaseTypes, holder, runtime.leaseMs);
+  const claimFrom = start.next();
+  let row: LeasedJobRow | null;
+  try {
+    row = await leaseNextJob(pool, { claim, queue: options.queue, jobTypes, holder, leaseMs, claimFrom });
+  } catch (error) {
+    start.reset();
+    throw error;
+  }
+  start.found(claimFrom, row?.due_ms ?? null);
   if (!row) return 'empty';
   const entry = options.handlers.get(row.job_type)!;
   // The lease counted this run already.

@@ -1,19 +1,33 @@
 import type pg from 'pg';
 import type { EmitLog } from '../log.js';
+import type { ClaimStart } from './claim-start.js';
 import type { ResolvedWorkerOptions } from './options.js';
+
+/** A worker's batch claims of transaction-mode jobs. */
+export interface BatchClaims {
+  readonly claim: pg.QueryArrayConfig;
+  /** The types the claim takes (or, with a fallback handler, leaves to leases); null: no filter. */
+  readonly jobTypes: readonly string[] | null;
+  readonly start: ClaimStart;
+}
+
+/** A worker's lease claims of lease-mode jobs. */
+export interface LeaseClaims {
+  readonly claim: pg.QueryConfig;
+  readonly jobTypes: readonly string[];
+  /** The longest lease among those types, so that one claim fits them all. */
+  readonly leaseMs: number;
+  readonly start: ClaimStart;
+}
 
 /** What every loop of one running worker shares. */
 export interface WorkerRuntime {
   readonly pool: pg.Pool;
   readonly options: ResolvedWorkerOptions;
-  /** The claim of transaction-mode jobs; null when the worker has none. */
-  readonly claim: pg.QueryArrayConfig | null;
-  /** The job types the claim takes (or, with a fallback handler, leaves to leases); null: no filter. */
-  readonly claimTypes: readonly string[] | null;
-  /** Job types that run under a lease, outside a transaction. */
-  readonly leaseTypes: readonly string[];
-  /** The longest lease among those types, so that one claim fits them all. */
-  readonly leaseMs: number;
+  /** How transaction-mode jobs are claimed, in batches; null when the worker has none. */
+  readonly batches: BatchClaims | null;
+  /** How lease-mode jobs are claimed, one at a time; null when the worker has none. */
+  readonly leases: LeaseClaims | null;
   /** Who holds this worker's leases, unique per start. */
   readonly leaseHolder: string;
   readonly emit: EmitLog;

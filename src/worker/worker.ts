@@ -4,7 +4,9 @@ import { InvalidOptionError, SchemaNotReadyError, toError } from '../errors.js';
 import { createEmitter, errorData, type EmitLog } from '../log.js';
 import { checkSchema } from '../migrate.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
-import { claimStatement, notifyChannelFor } from '../sql/jobs.js';
+import { batchClaimStatement, leaseClaimStatement } from '../sql/claim.js';
+import { notifyChannelFor } from '../sql/jobs.js';
+import { ClaimStart } from './claim-start.js';
 import { IdleWaiters } from './idle.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
@@ -208,9 +210,7 @@ class QueueWorker implements Worker {
  * one at a time. A fallback handler runs in a transaction and takes every
  * type that is not leased.
  */
-function claimsOf(
-  options: ResolvedWorkerOptions,
-): Pick<WorkerRuntime, 'claim' | 'claimTypes' | 'leaseTypes' | 'leaseMs'> {
+function claimsOf(options: ResolvedWorkerOptions): Pick<WorkerRuntime, 'batches' | 'leases'> {
   const leaseTypes: string[] = [];
   const transactionTypes: string[] = [];
   let leaseMs = 0;
@@ -220,15 +220,27 @@ function claimsOf(
       leaseMs = Math.max(leaseMs, entry.leaseDuration);
     } else transactionTypes.push(jobType);
   }
-  const leases = { leaseTypes, leaseMs };
+  const t = options.tables;
+  const leases =
+    leaseTypes.length > 0
+      ? { claim: leaseClaimStatement(t), jobTypes: leaseTypes, leaseMs, start: new ClaimStart() }
+      : null;
+  const batches = (claim: pg.QueryArrayConfig, jobTypes: readonly string[] | null) => ({
+    claim,
+    jobTypes,
+    start: new ClaimStart(),
+  });
   if (options.fallback) {
-    return leaseTypes.length > 0
-      ? { claim: claimStatement(options.tables, 'except'), claimTypes: leaseTypes, ...leases }
-      : { claim: claimStatement(options.tables, 'none'), claimTypes: null, ...leases };
+    return {
+      batches:
+        leaseTypes.length > 0 ? batches(batchClaimStatement(t, 'except'), leaseTypes) : batches(batchClaimStatement(t, 'all'), null),
+      leases,
+    };
   }
-  return transactionTypes.length > 0
-    ? { claim: claimStatement(options.tables, 'only'), claimTypes: transactionTypes, ...leases }
-    : { claim: null, claimTypes: null, ...leases };
+  return {
+    batches: transactionTypes.length > 0 ? batches(batchClaimStatement(t, 'only'), transactionTypes) : null,
+    leases,
+  };
 }
 
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
