@@ -1,4 +1,4 @@
--- Proletarian schema, version 3: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 4: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -66,3 +66,16 @@ ALTER TABLE "proletarian"."job"
   ADD COLUMN abandoned_runs integer NOT NULL DEFAULT 0;
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (3, 'job leases');
+
+-- Migration 4: lost connections
+ALTER TABLE "proletarian"."job" ADD COLUMN aborted_claim xid8;
+
+CREATE TABLE "proletarian"."job_lost_transactions" (
+  xid         xid8        PRIMARY KEY,
+  reported_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Reports are kept for a day; this finds the older ones.
+CREATE INDEX "job_lost_reported_idx" ON "proletarian"."job_lost_transactions" (reported_at);
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (4, 'lost connections');

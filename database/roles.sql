@@ -12,6 +12,8 @@
 --   worker: finish (archive)        DELETE on job,                SELECT, INSERT on archived_job
 --                                   INSERT on archived_job
 --   worker: start (version check)   SELECT on job_migrations      SELECT on job_migrations
+--   worker: claim (lost             SELECT, INSERT, DELETE on      SELECT, INSERT, DELETE on
+--     connections), report them     job_lost_transactions          job_lost_transactions
 --
 -- Install and upgrade the tables (`npx proletarian migrate`, `migrate()`) as
 -- the schema's owner, not as this role: migrations create and alter tables.
@@ -30,8 +32,8 @@
 -- Other names: the schema appears only as "proletarian." before a table name
 -- and as "SCHEMA proletarian"; every other occurrence of proletarian outside
 -- these comments is the role. Replace those to adapt the script (with custom
--- table names, also replace job, archived_job and job_migrations, which is
--- named after the job table).
+-- table names, also replace job, archived_job, job_migrations and
+-- job_lost_transactions, which are named after the job table).
 
 DO $$
 BEGIN
@@ -46,3 +48,4 @@ GRANT USAGE ON SCHEMA proletarian TO proletarian;
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job TO proletarian;
 GRANT SELECT, INSERT ON TABLE proletarian.archived_job TO proletarian;
 GRANT SELECT ON TABLE proletarian.job_migrations TO proletarian;
+GRANT SELECT, INSERT, DELETE ON TABLE proletarian.job_lost_transactions TO proletarian;

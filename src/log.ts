@@ -26,7 +26,13 @@ export const LOG_EVENTS = {
   'failed-job-hook-error': 'error',
   /** The retry strategy threw or returned something malformed; the job is treated as not retryable. */
   'retry-strategy-error': 'error',
-  /** A run of this job died unfinished (crash, lost connection, lease run out); it is counted and the job runs again. */
+  /**
+   * The last claim of this job died — with its worker, or only with its
+   * connection — and it runs again at once, alone. Should it die again, a
+   * lost connection that its surviving worker reported is not held against it.
+   */
+  'job-claim-died': 'debug',
+  /** A run of this job died with its worker (a crash, or a lease that ran out); it is counted and the job runs again, alone. */
   'job-recovered': 'warn',
   /** `maxAbandonedRuns` runs of this job died unfinished; it was archived as failed. */
   'job-set-aside': 'error',

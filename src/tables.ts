@@ -22,6 +22,8 @@ export interface Tables {
   readonly job: string;
   readonly archivedJob: string;
   readonly migrations: string;
+  /** Transactions whose connection was lost while their worker lived on. */
+  readonly lostTransactions: string;
   /** Prefix for index and constraint names, so two installations in one schema don't collide. */
   readonly jobTableName: string;
   readonly archivedJobTableName: string;
@@ -46,10 +48,12 @@ export function resolveTables(options: TableOptions = {}): Tables {
     if (jobTableName === archivedJobTableName) {
       throw new InvalidOptionError(`jobTable and archivedJobTable must differ; both are "${jobTableName}"`);
     }
-    if (archivedJobTableName === `${jobTableName}_migrations`) {
-      throw new InvalidOptionError(
-        `archivedJobTable "${archivedJobTableName}" is taken by the migrations table of jobTable "${jobTableName}"`,
-      );
+    for (const table of ['migrations', 'lost_transactions']) {
+      if (archivedJobTableName === `${jobTableName}_${table}`) {
+        throw new InvalidOptionError(
+          `archivedJobTable "${archivedJobTableName}" is taken by the ${table.replace('_', ' ')} table of jobTable "${jobTableName}"`,
+        );
+      }
     }
     const schema = quote(schemaName);
     tables = {
@@ -58,6 +62,7 @@ export function resolveTables(options: TableOptions = {}): Tables {
       job: `${schema}.${quote(jobTableName)}`,
       archivedJob: `${schema}.${quote(archivedJobTableName)}`,
       migrations: `${schema}.${quote(`${jobTableName}_migrations`)}`,
+      lostTransactions: `${schema}.${quote(`${jobTableName}_lost_transactions`)}`,
       jobTableName,
       archivedJobTableName,
     };

@@ -20,7 +20,7 @@ interface ClaimRequest {
 interface ClaimModule {
   batchClaimStatement(t: unknown, filter: 'all' | 'only' | 'except'): pg.QueryConfig;
   leaseClaimStatement(t: unknown): pg.QueryConfig;
-  beginAndClaimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<{ job_id: string; process_at: Date }[]>;
+  beginAndClaimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<{ jobs: { job_id: string; process_at: Date }[] }>;
   leaseNextJob(
     pool: pg.Pool,
     request: Omit<ClaimRequest, 'limit' | 'jobTypes'> & { jobTypes: readonly string[]; holder: string; leaseMs: number },
@@ -112,9 +112,9 @@ describe('the claim plan', () => {
       return await claimPlan(async () => {
         const filter = jobTypes ? 'only' : 'all';
         const claim = claims.batchClaimStatement(tables, filter);
-        const rows = await claims.beginAndClaimJobs(client, { claim, queue: QUEUE, jobTypes, limit: BATCH, claimFrom });
+        const { jobs } = await claims.beginAndClaimJobs(client, { claim, queue: QUEUE, jobTypes, limit: BATCH, claimFrom });
         await client.query('COMMIT');
-        return rows;
+        return jobs;
       });
     } finally {
       client.release();

@@ -18,7 +18,7 @@ interface ClaimModule {
       limit: number;
       claimFrom: number | null;
     },
-  ): Promise<ClaimedRow[]>;
+  ): Promise<{ jobs: ClaimedRow[]; xid: string | null }>;
 }
 interface ClaimedRow {
   job_id: string;
@@ -29,7 +29,8 @@ interface ClaimedRow {
   abandoned_runs: number;
   enqueued_at: Date;
   process_at: Date;
-  last_claim_aborted: boolean;
+  aborted_locker: string | null;
+  aborted_claim_lost_connection: boolean | null;
 }
 interface TablesModule {
   resolveTables(options: { schema: string }): unknown;
@@ -53,25 +54,27 @@ describe('the claim statement', () => {
     return client;
   }
 
-  const claimIn = async (client: pg.Client, queue: string) => ({
-    rows: await jobs.claimJobs(client, { claim, queue, jobTypes: null, limit: 10, claimFrom: null }),
-  });
+  const claimIn = async (client: pg.Client, queue: string) => {
+    const { jobs: rows, xid } = await jobs.claimJobs(client, { claim, queue, jobTypes: null, limit: 10, claimFrom: null });
+    return { rows, xid };
+  };
 
-  it('sees that the last claim of a job aborted, and that a committed one did not', async () => {
+  it('sees that the last claim of a job aborted, and which transaction it was; and that a committed one did not', async () => {
     const queue = 'aborted-or-not';
     const jobId = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
     const client = await connect();
     try {
       await client.query('BEGIN');
-      await claimIn(client, queue);
+      const died = await claimIn(client, queue);
+      assert.match(died.xid ?? '', /^[0-9]+$/);
       await client.query('ROLLBACK'); // a claim that died
       await client.query('BEGIN');
       const afterAbort = await claimIn(client, queue);
-      assert.deepEqual(afterAbort.rows.map((r) => [r.job_id, r.last_claim_aborted]), [[jobId, true]]);
+      assert.deepEqual(afterAbort.rows.map((r) => [r.job_id, r.aborted_locker]), [[jobId, died.xid]]);
       await client.query('COMMIT'); // a claim that ended without touching the job
       await client.query('BEGIN');
       const afterCommit = await claimIn(client, queue);
-      assert.deepEqual(afterCommit.rows.map((r) => r.last_claim_aborted), [false]);
+      assert.deepEqual(afterCommit.rows.map((r) => r.aborted_locker), [null]);
       await client.query('ROLLBACK');
     } finally {
       await client.end();
@@ -91,7 +94,7 @@ describe('the claim statement', () => {
       await newer.query(`SELECT 1 FROM "${db.schema}".job WHERE queue = $1 FOR UPDATE`, [queue]);
       await newer.query('COMMIT');
       const { rows } = await claimIn(older, queue);
-      assert.deepEqual(rows.map((r) => r.last_claim_aborted), [false]);
+      assert.deepEqual(rows.map((r) => r.aborted_locker), [null]);
       await older.query('ROLLBACK');
     } finally {
       await older.end();
@@ -134,6 +137,32 @@ describe('the claim statement', () => {
     } finally {
       await holder.end();
       await claimer.end();
+    }
+  });
+
+  it("tells whether a job's kept died claim was reported as a lost connection", async () => {
+    const queue = 'kept-claim';
+    const none = await enqueue(db.pool, 'job', 'none', { ...db.tables, queue, processIn: -2 });
+    const reported = await enqueue(db.pool, 'job', 'reported', { ...db.tables, queue, processIn: -1 });
+    const unreported = await enqueue(db.pool, 'job', 'unreported', { ...db.tables, queue });
+    await db.rows(`UPDATE "${db.schema}".job SET aborted_claim = '1001' WHERE job_id = $1`, [reported]);
+    await db.rows(`UPDATE "${db.schema}".job SET aborted_claim = '1002' WHERE job_id = $1`, [unreported]);
+    await db.rows(`INSERT INTO "${db.schema}".job_lost_transactions (xid) VALUES ('1001')`);
+    const client = await connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await claimIn(client, queue);
+      assert.deepEqual(
+        rows.map((r) => [r.job_id, r.aborted_claim_lost_connection]),
+        [
+          [none, null],
+          [reported, true],
+          [unreported, false],
+        ],
+      );
+      await client.query('ROLLBACK');
+    } finally {
+      await client.end();
     }
   });
 });

@@ -50,11 +50,11 @@ describe('migrate', () => {
       toVersion: LATEST_SCHEMA_VERSION,
       applied: allVersions,
     });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
 
     const second = await migrate(pool, { schema });
     assert.deepEqual(second, { fromVersion: LATEST_SCHEMA_VERSION, toVersion: LATEST_SCHEMA_VERSION, applied: [] });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
   });
 
   it('installs into a schema that already exists (empty)', async () => {
@@ -62,7 +62,7 @@ describe('migrate', () => {
     await pool.query(`CREATE SCHEMA "${schema}"`);
     const result = await migrate(pool, { schema });
     assert.equal(result.fromVersion, 0);
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
   });
 
   it('records every applied version in the bookkeeping table', async () => {
@@ -101,6 +101,7 @@ describe('migrate', () => {
       last_error: 'jsonb YES',
       locked_by: 'text YES',
       abandoned_runs: 'integer NO',
+      aborted_claim: 'xid8 YES',
     });
     const { rows: indexes } = await pool.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'job' ORDER BY indexname`,
@@ -178,7 +179,7 @@ describe('migrate', () => {
     } finally {
       await Promise.all([...pools.map((p) => p.end()), ...clients.map((c) => c.end())]);
     }
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
     assert.equal(await count(`"${schema}".job_migrations`), LATEST_SCHEMA_VERSION);
   });
 
@@ -208,8 +209,10 @@ describe('migrate', () => {
       'done_a',
       'done_b',
       'jobs_a',
+      'jobs_a_lost_transactions',
       'jobs_a_migrations',
       'jobs_b',
+      'jobs_b_lost_transactions',
       'jobs_b_migrations',
     ]);
     const { rows: indexes } = await pool.query<{ indexname: string }>(
@@ -246,14 +249,14 @@ describe('migrate', () => {
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
-      assert.equal((await tablesOf(schema)).length, 12);
+      assert.equal((await tablesOf(schema)).length, 16);
     },
   );
 
   it('with custom table names, leaves the default names alone', async () => {
     const schema = freshSchema();
     await migrate(pool, { schema, jobTable: 'work', archivedJobTable: 'work_done' });
-    assert.deepEqual(await tablesOf(schema), ['work', 'work_done', 'work_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['work', 'work_done', 'work_lost_transactions', 'work_migrations']);
     await assert.rejects(enqueue(pool, 'x', {}, { schema }), SchemaNotReadyError);
   });
 

@@ -52,11 +52,13 @@ describe('worker: crashes and connection faults', () => {
     const queue = newQueue();
     const jobId = await enqueue(db.pool, 'work', {}, { ...db.tables, queue });
     await crashEveryRun({ schema: db.schema, queue, runs: 2 });
-    const [before] = await db.rows<{ abandoned_runs: number; attempts: number }>(
-      `SELECT abandoned_runs, attempts FROM "${db.schema}".job WHERE job_id = $1`,
+    const [before] = await db.rows<{ abandoned_runs: number; attempts: number; kept: boolean }>(
+      `SELECT abandoned_runs, attempts, aborted_claim IS NOT NULL AS kept FROM "${db.schema}".job WHERE job_id = $1`,
       [jobId],
     );
-    assert.deepEqual(before, { abandoned_runs: 1, attempts: 0 }, 'the first crash was counted by the second worker');
+    // The second worker kept the first crash for a verdict, which comes only
+    // now that the job has died again.
+    assert.deepEqual(before, { abandoned_runs: 0, attempts: 0, kept: true });
 
     const log = recordingLogger();
     let ran = 0;
@@ -110,6 +112,47 @@ describe('worker: crashes and connection faults', () => {
     assert.ok(log.names().includes('polling-error'), 'the lost connection was reported');
   });
 
+  it('does not hold connections the database ended against their jobs, even at maxAbandonedRuns 1', async () => {
+    // Whichever worker finds the job first, before or after the victim's
+    // report, the verdict on its died claim waits for that report.
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
+    const pids: number[] = [];
+    const running = deferred();
+    const log = recordingLogger();
+    const options = { ...db.tables, queue, pollInterval: 20, maxAbandonedRuns: 1 };
+    const victim = createWorker(db.pool, {
+      ...options,
+      log,
+      handlers: {
+        job: async (_payload, ctx) => {
+          const { rows } = await ctx.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          pids.push(rows[0]!.pid);
+          running.resolve();
+          if (pids.length === 1) await ctx.db.query('SELECT pg_sleep(30)'); // fails when the connection is cut
+        },
+      },
+    });
+    const survivor = createWorker(db.pool, { ...options, log, handlers: { job: () => {} } });
+    const lostTransactions = async () =>
+      (await db.rows<{ n: number }>(`SELECT count(*)::int AS n FROM "${db.schema}".job_lost_transactions`))[0]!.n;
+    const reportedBefore = await lostTransactions();
+    await whileRunning(victim, async () => {
+      await running.promise;
+      await survivor.start();
+      try {
+        await db.pool.query('SELECT pg_terminate_backend($1)', [pids[0]]);
+        await waitFor(async () => (await archivedStatus(jobId)) !== undefined, { what: 'the job to finish' });
+      } finally {
+        await survivor.stop();
+      }
+    });
+    assert.equal(await archivedStatus(jobId), 'success');
+    assert.equal(await lostTransactions(), reportedBefore + 1, 'the victim reported its lost transaction');
+    assert.ok(log.names().includes('job-claim-died'));
+    assert.ok(!log.names().includes('job-set-aside') && !log.names().includes('job-recovered'));
+  });
+
   it('keeps polling through a database outage, backing off, and resumes by itself', async () => {
     const url = new URL(databaseUrl());
     const proxy = await startProxy({ host: url.hostname, port: Number(url.port || 5432) });
@@ -136,10 +179,12 @@ describe('worker: crashes and connection faults', () => {
 
       proxy.down();
       const during = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
-      await waitFor(() => pollingErrors.length >= 4, { what: 'polling errors during the outage' });
+      // Each loop tries again at once after its first error, then backs off.
+      await waitFor(() => pollingErrors.length >= 6, { what: 'polling errors during the outage' });
       assert.ok(!processed.includes(during));
       const errorEvents = log.events.filter((e) => e.event === 'polling-error');
       const delays = errorEvents.map((e) => e.data['retryInMs'] as number);
+      assert.equal(delays[0], 0, `the first retry is immediate: ${JSON.stringify(delays)}`);
       assert.ok(delays.some((d) => d > 20), `backoff grows: ${JSON.stringify(delays)}`);
 
       proxy.up();

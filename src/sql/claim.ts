@@ -33,8 +33,24 @@ import { queryAfter, queryBetween, type SideStatement } from './round-trip.js';
 /** A job row as claimed in a transaction, with what it tells of earlier claims. */
 export interface ClaimedJobRow extends JobRow {
   abandoned_runs: number;
-  /** The last transaction that locked this row aborted: the run it started died unfinished. */
-  last_claim_aborted: boolean;
+  /**
+   * The last transaction that locked this row (as xid8 text), when it
+   * aborted: the claim it made died unfinished. Null nearly always.
+   */
+  aborted_locker: string | null;
+  /**
+   * For a job that keeps an earlier claim's death in `aborted_claim`:
+   * whether that claim's worker reported losing its connection (true) or
+   * not (false: the worker died). Null when there is no such claim.
+   */
+  aborted_claim_lost_connection: boolean | null;
+}
+
+/** What one batch claim took. */
+export interface ClaimedBatch {
+  jobs: ClaimedJobRow[];
+  /** The claiming transaction's id (xid8 text), to report should its connection be lost; null when it took nothing. */
+  xid: string | null;
 }
 
 /** Which job types a claim takes: all, only those listed, or all but those listed. */
@@ -86,12 +102,15 @@ const BEGIN: SideStatement = { text: 'BEGIN' };
 export function batchClaimStatement(t: Tables, filter: TypeFilter): pg.QueryArrayConfig {
   const locked = lockDueJobs(
     t,
-    'job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, xmax AS prior_locker',
+    'job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, aborted_claim, xmax AS prior_locker',
     filter,
   );
   const text = `SELECT job_id, job_type, payload::text, attempts, abandoned_runs,
            floor(date_part('epoch', enqueued_at) * 1000), floor(date_part('epoch', process_at) * 1000),
-           ${LAST_CLAIM_ABORTED}
+           ${ABORTED_LOCKER},
+           CASE WHEN aborted_claim IS NOT NULL
+                THEN EXISTS (SELECT 1 FROM ${t.lostTransactions} WHERE xid = aborted_claim) END,
+           (SELECT pg_current_xact_id()::text)
     FROM (${locked}) AS claimed
     ORDER BY process_at, job_id`;
   return { name: preparedName('claim', text), text, rowMode: 'array' };
@@ -120,23 +139,24 @@ export function leaseClaimStatement(t: Tables): pg.QueryConfig {
 
 // A claimed row's xmax still holds the last transaction that locked it (the
 // inner query reads it before taking its own lock). If that transaction
-// aborted, the claim it made died with its worker — a crash leaves no other
-// trace in transaction mode, and this one costs no write.
+// aborted, the claim it made died — with its worker, or with its connection
+// — and a crash leaves no other trace in transaction mode; this one costs no
+// write.
 // xmax is a 32-bit xid; pg_xact_status() takes the 64-bit form, found here
 // from our own transaction's id and the (wrapping) distance to it. A locker
 // newer than us is never asked about — asking about an xid beyond ours is an
 // error that would wedge the claim — and rows never locked (xmax 0), nearly
 // all of them, skip the lookup.
-const LAST_CLAIM_ABORTED = `CASE WHEN prior_locker = '0'::xid THEN false ELSE (
-    SELECT CASE WHEN distance < 0 THEN false
-                ELSE pg_xact_status((own - distance)::text::xid8) IS NOT DISTINCT FROM 'aborted' END
-    FROM (SELECT own, CASE WHEN m >= 2147483648 THEN m - 4294967296 ELSE m END AS distance
+const ABORTED_LOCKER = `CASE WHEN prior_locker <> '0'::xid THEN (
+    SELECT CASE WHEN distance >= 0 AND pg_xact_status(locker) IS NOT DISTINCT FROM 'aborted' THEN locker::text END
+    FROM (SELECT (own - distance)::text::xid8 AS locker, distance
+          FROM (SELECT own, CASE WHEN m >= 2147483648 THEN m - 4294967296 ELSE m END AS distance
           FROM (SELECT own, ((own & 4294967295) - prior_locker::text::bigint + 4294967296) % 4294967296 AS m
-                FROM (SELECT pg_current_xact_id()::text::bigint AS own) AS current_xact) AS wrapped) AS signed
+                FROM (SELECT pg_current_xact_id()::text::bigint AS own) AS current_xact) AS wrapped) AS signed) AS prior
   ) END`;
 
 /** A claim's row, in the batch claim statement's column order. */
-type ClaimedTuple = [string, string, string, number, number, number, number, boolean];
+type ClaimedTuple = [string, string, string, number, number, number, number, string | null, boolean | null, string];
 
 /** What one batch claim asks for. */
 export interface ClaimRequest {
@@ -155,12 +175,12 @@ export interface ClaimRequest {
  * the new transaction — in one round trip, the plan pinned and the
  * planner's settings restored after it.
  */
-export function beginAndClaimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<ClaimedJobRow[]> {
+export function beginAndClaimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<ClaimedBatch> {
   return claimIn(client, request, [BEGIN, PIN_PLAN]);
 }
 
 /** Like {@link beginAndClaimJobs}, in the transaction the caller has begun. */
-export function claimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<ClaimedJobRow[]> {
+export function claimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<ClaimedBatch> {
   return claimIn(client, request, [PIN_PLAN]);
 }
 
@@ -168,18 +188,18 @@ async function claimIn(
   client: pg.ClientBase,
   request: ClaimRequest,
   leading: readonly SideStatement[],
-): Promise<ClaimedJobRow[]> {
+): Promise<ClaimedBatch> {
   const { claim, queue, jobTypes, limit, claimFrom } = request;
   const query = { ...claim, values: jobTypes ? [queue, limit, claimFrom, jobTypes] : [queue, limit, claimFrom] };
   const together = queryBetween<ClaimedTuple>(client, leading, query, [RESTORE_PLANNER]);
-  if (together) return claimedJobsOf((await together).rows, queue);
+  if (together) return claimedBatchOf((await together).rows, queue);
   for (const statement of leading) await client.query(statement.text);
   const result = await client.query<ClaimedTuple>(query);
   await client.query(RESTORE_PLANNER.text);
-  return claimedJobsOf(result.rows, queue);
+  return claimedBatchOf(result.rows, queue);
 }
 
-function claimedJobsOf(rows: readonly ClaimedTuple[], queue: string): ClaimedJobRow[] {
+function claimedBatchOf(rows: readonly ClaimedTuple[], queue: string): ClaimedBatch {
   const claimed = new Array<ClaimedJobRow>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
@@ -192,10 +212,11 @@ function claimedJobsOf(rows: readonly ClaimedTuple[], queue: string): ClaimedJob
       abandoned_runs: r[4],
       enqueued_at: new Date(r[5]),
       process_at: new Date(r[6]),
-      last_claim_aborted: r[7],
+      aborted_locker: r[7],
+      aborted_claim_lost_connection: r[8],
     };
   }
-  return claimed;
+  return { jobs: claimed, xid: rows[0]?.[9] ?? null };
 }
 
 /** A job row as leased: `attempts` already counts this run. */

@@ -45,9 +45,15 @@ export interface NewJob {
 /** How a claimed job's run ended, as recorded by {@link completeJobs}. */
 export type Completion =
   | { jobId: string; status: 'success' }
-  | { jobId: string; status: 'abandoned' }
   | { jobId: string; status: 'failure'; error: StoredError }
-  | { jobId: string; status: 'retry'; delayMs: number; error: StoredError };
+  | { jobId: string; status: 'retry'; delayMs: number; error: StoredError }
+  /**
+   * Not run: its last claim (transaction `abortedClaim`) died, with its
+   * worker or only with its connection; the job keeps that claim for a later
+   * verdict, and is due again after `delayMs` (null: at once). `crashes`
+   * (0 or 1) counts the verdict on the claim kept before.
+   */
+  | { jobId: string; status: 'claim-died'; abortedClaim: string; crashes: number; delayMs: number | null };
 
 interface JobStatements {
   insertOne: pg.QueryConfig;
@@ -78,23 +84,27 @@ function statements(t: Tables): JobStatements {
       `SELECT pg_notify('${notifyChannel}', queue)
        FROM (SELECT DISTINCT queue FROM ${inserted} WHERE process_at <= statement_timestamp()) AS due`;
     const complete = `WITH outcome AS (
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::jsonb[]) AS o (job_id, status, delay_ms, error)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::jsonb[], $5::text[], $6::int[])
+          AS o (job_id, status, delay_ms, error, aborted_claim, crashes)
       ), retried AS (
         -- The delay counts from the failure, hence clock_timestamp(), not the
         -- transaction's start.
         UPDATE ${t.job} AS j
         SET attempts = j.attempts + 1,
             process_at = clock_timestamp() + o.delay_ms * interval '1 millisecond',
-            last_error = o.error
+            last_error = o.error,
+            aborted_claim = NULL
         FROM outcome AS o
         WHERE o.status = 'retry' AND j.job_id = o.job_id
         RETURNING j.job_id
-      ), abandoned AS (
-        -- Not run in this batch: an earlier run of it died unfinished.
+      ), claim_died AS (
+        -- Not run in this batch: its last claim died.
         UPDATE ${t.job} AS j
-        SET abandoned_runs = j.abandoned_runs + 1
+        SET abandoned_runs = j.abandoned_runs + o.crashes,
+            aborted_claim = o.aborted_claim::xid8,
+            process_at = COALESCE(clock_timestamp() + o.delay_ms * interval '1 millisecond', j.process_at)
         FROM outcome AS o
-        WHERE o.status = 'abandoned' AND j.job_id = o.job_id
+        WHERE o.status = 'claim-died' AND j.job_id = o.job_id
         RETURNING j.job_id
       ), finished AS (
         DELETE FROM ${t.job} AS j
@@ -175,7 +185,7 @@ export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob
   });
 }
 
-/** Records how each job of a batch ended: archived, or rescheduled for a retry. */
+/** Records how each job of a batch ended: archived, rescheduled for a retry, or left for later. */
 export async function completeJobs(client: pg.ClientBase, t: Tables, completions: readonly Completion[]): Promise<void> {
   const statement = completionStatement(t, completions);
   if (statement) await client.query(statement);
@@ -211,13 +221,17 @@ function completionStatement(t: Tables, completions: readonly Completion[]): pg.
   const statuses: string[] = [];
   const delays: (number | null)[] = [];
   const errors: (string | null)[] = [];
+  const abortedClaims: (string | null)[] = [];
+  const crashes: number[] = [];
   for (const completion of completions) {
     ids.push(completion.jobId);
     statuses.push(completion.status);
-    delays.push(completion.status === 'retry' ? completion.delayMs : null);
+    delays.push(completion.status === 'retry' || completion.status === 'claim-died' ? completion.delayMs : null);
     errors.push('error' in completion ? storedErrorJson(completion.error) : null);
+    abortedClaims.push(completion.status === 'claim-died' ? completion.abortedClaim : null);
+    crashes.push(completion.status === 'claim-died' ? completion.crashes : 0);
   }
-  return { ...statements(t).complete, values: [ids, statuses, delays, errors] };
+  return { ...statements(t).complete, values: [ids, statuses, delays, errors, abortedClaims, crashes] };
 }
 
 /**

@@ -26,6 +26,11 @@ export class ClaimSizer {
     this.#max = maxBatchSize;
   }
 
+  /** Grows the next batches from one job again, keeping what was learned of job durations. */
+  restart(): void {
+    this.#last = 1;
+  }
+
   /** Makes the next claim a single job. */
   claimOneNext(): void {
     this.#soloNext = true;

@@ -6,9 +6,11 @@ import { runNextBatch } from './run-batch.js';
 import { runNextLeasedJob } from './run-leased.js';
 import type { WorkerRuntime } from './runtime.js';
 
-// Backoff after polling errors starts at the poll interval and doubles, but
-// never waits longer than this: a restarted database should see work resume
-// within seconds, not minutes.
+// After a polling error the loop tries again at once: most errors are a
+// connection the database ended (killed, restarted, a failover), and the
+// next connection tells whether the server is back. Further errors in a row
+// back off from the poll interval, doubling, but never longer than this: a
+// restarted database should see work resume within seconds, not minutes.
 const MAX_ERROR_BACKOFF_MS = 2_000;
 
 /**
@@ -44,6 +46,9 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
 
   while (!runtime.shutdown.aborted) {
     try {
+      // Before claiming again: say which transactions were lost, so that
+      // their jobs are not taken for the victims of a crash.
+      if (runtime.lostTransactions.pending) await runtime.lostTransactions.report(runtime.pool, runtime.options.tables);
       let outcome: 'found' | 'empty' | 'abandoned' = 'empty';
       for (const turn of orders[round++ % 2]!) {
         outcome = await turn();
@@ -62,7 +67,9 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
       if (runtime.shutdown.aborted) return;
       const error = toError(thrown);
       consecutiveErrors++;
-      const backoff = Math.min(pollInterval * 2 ** (consecutiveErrors - 1), MAX_ERROR_BACKOFF_MS);
+      // A batch that failed starts small again: under repeated faults, each costs little work.
+      claimSize.restart();
+      const backoff = consecutiveErrors === 1 ? 0 : Math.min(pollInterval * 2 ** (consecutiveErrors - 2), MAX_ERROR_BACKOFF_MS);
       runtime.emit('polling-error', { slot, consecutiveErrors, retryInMs: Math.round(backoff), ...errorData(error) });
       if (onPollingError) {
         try {
@@ -71,7 +78,7 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
           // the hook is for observing; it cannot stop the loop
         }
       }
-      await idle.wait(jittered(backoff));
+      if (backoff > 0) await idle.wait(jittered(backoff));
     }
   }
 }

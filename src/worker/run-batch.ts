@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { AbandonedJobError, JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { beginAndClaimJobs, type ClaimedJobRow } from '../sql/claim.js';
+import { judgeEarlierClaims, type EarlierClaimsVerdict } from './earlier-claims.js';
 import { completeJobs, completeJobsAndCommit, storedErrorOf, type Completion, type JobRow } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
@@ -52,9 +53,13 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
   client.on('error', onConnectionError);
   let broken: Error | undefined;
   let watch: InFlightWatch | undefined;
+  // The claim's transaction, until it commits.
+  let claimXid: string | null = null;
   try {
     const claimFrom = start.next();
-    const rows = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
+    const claimed = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
+    claimXid = claimed.xid;
+    const rows = claimed.jobs;
     start.found(claimFrom, rows[0]?.process_at.getTime() ?? null);
     if (rows.length === 0) {
       await client.query('COMMIT');
@@ -71,17 +76,13 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     for (const row of rows) {
       // Once stopping, jobs not yet started stay queued, untouched.
       if (runtime.shutdown.aborted) break;
-      if (row.last_claim_aborted) {
-        // The run an earlier claim started died with its worker. Record that
-        // (it commits with this batch, which does not run the job) and let
-        // the job run alone later, so that if it is what kills workers, it
-        // takes no other job down with it.
-        results.push(recordAbandonedRun(runtime, row));
-        soloNext = true;
-        continue;
-      }
-      if (row.abandoned_runs > 0 && rows.length > 1) {
-        soloNext = true; // left untouched for a claim of its own
+      const verdict = judgeEarlierClaims(row, rows.length, options.maxAbandonedRuns);
+      if (verdict.kind !== 'run') {
+        // Not run in this batch. A job that may have crashed a worker runs
+        // alone, next, so that if it is what kills workers, it takes no
+        // other job down with it; 'run-alone' leaves it untouched until then.
+        if (verdict.kind !== 'run-alone') results.push(notRun(runtime, row, verdict));
+        if (verdict.kind !== 'set-aside') soloNext = true;
         continue;
       }
       // Handlers that return without a promise finish here and now; only the
@@ -115,10 +116,13 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     } else {
       requireCommitted(await completeJobsAndCommit(client, options.tables, completions));
     }
+    claimXid = null;
     logResults(emit, results, slot);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
     broken = toError(error);
+    // This worker lives on: the jobs did not kill it. Said before it claims again.
+    if (claimXid !== null) runtime.lostTransactions.add(claimXid);
     // Its jobs are due again where they were, perhaps behind the claims' start.
     start.reset();
     throw broken;
@@ -132,17 +136,21 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
 }
 
 /**
- * The transition of a job whose last claim died: counted as an abandoned
- * run, or — at `maxAbandonedRuns` — archived as failed, since it may be what
- * crashes or hangs the workers that run it.
+ * The transition of a job not run because its last claim died: that claim
+ * kept for a later verdict, or — at `maxAbandonedRuns` — archived as failed,
+ * since it may be what crashes or hangs the workers that run it.
  */
-function recordAbandonedRun(runtime: WorkerRuntime, row: ClaimedJobRow): JobResult {
-  const abandonedRuns = row.abandoned_runs + 1;
+function notRun(
+  runtime: WorkerRuntime,
+  row: ClaimedJobRow,
+  verdict: Extract<EarlierClaimsVerdict, { kind: 'claim-died' | 'set-aside' }>,
+): JobResult {
   const { job } = jobOf(row, row.attempts + 1);
-  if (abandonedRuns < runtime.options.maxAbandonedRuns) {
-    return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'abandoned' } };
+  if (verdict.kind === 'set-aside') {
+    return failed(job, new AbandonedJobError(verdict.abandonedRuns, runtime.options.maxAbandonedRuns));
   }
-  return failed(job, new AbandonedJobError(abandonedRuns, runtime.options.maxAbandonedRuns));
+  const { abortedClaim, crashes, delayMs } = verdict;
+  return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'claim-died', abortedClaim, crashes, delayMs } };
 }
 
 /** The transition of a job that failed for good with `error`. */
@@ -278,8 +286,12 @@ function logResults(emit: EmitLog, results: readonly JobResult[], slot: number):
       continue;
     }
     const jobLog = logOf(result.job, slot);
-    if (completion.status === 'abandoned') emit('job-recovered', jobLog);
-    else if (result.error instanceof AbandonedJobError) emit('job-set-aside', { ...jobLog, ...errorData(result.error) });
+    if (completion.status === 'claim-died') {
+      const data = { ...jobLog, verdictInMs: completion.delayMs ?? 0 };
+      emit(completion.crashes > 0 ? 'job-recovered' : 'job-claim-died', data);
+      continue;
+    }
+    if (result.error instanceof AbandonedJobError) emit('job-set-aside', { ...jobLog, ...errorData(result.error) });
     else if (completion.status === 'retry') {
       emit('job-retry-scheduled', { ...jobLog, delayMs: completion.delayMs, ...errorData(result.error!) });
     } else emit('job-failed', { ...jobLog, ...errorData(result.error!) });

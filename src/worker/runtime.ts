@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { EmitLog } from '../log.js';
 import type { ClaimStart } from './claim-start.js';
+import type { LostTransactions } from './lost-transactions.js';
 import type { ResolvedWorkerOptions } from './options.js';
 
 /** A worker's batch claims of transaction-mode jobs. */
@@ -28,6 +29,8 @@ export interface WorkerRuntime {
   readonly batches: BatchClaims | null;
   /** How lease-mode jobs are claimed, one at a time; null when the worker has none. */
   readonly leases: LeaseClaims | null;
+  /** Transactions lost with their connections, to report before claiming again. */
+  readonly lostTransactions: LostTransactions;
   /** Who holds this worker's leases, unique per start. */
   readonly leaseHolder: string;
   readonly emit: EmitLog;

@@ -8,6 +8,7 @@ import { batchClaimStatement, leaseClaimStatement } from '../sql/claim.js';
 import { notifyChannelFor } from '../sql/jobs.js';
 import { ClaimStart } from './claim-start.js';
 import { IdleWaiters } from './idle.js';
+import { LostTransactions } from './lost-transactions.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
 import { startRetention } from './retention.js';
@@ -72,6 +73,7 @@ class QueueWorker implements Worker {
   #inFlight = new InFlightJobs();
   #idle = new IdleWaiters();
   #loops: Promise<void>[] = [];
+  #lostTransactions = new LostTransactions();
   #removeListeners: () => void = () => {};
   #retentionRound: () => Promise<void> = () => Promise.resolve();
 
@@ -121,6 +123,7 @@ class QueueWorker implements Worker {
       pool: this.#pool,
       options,
       ...claimsOf(options),
+      lostTransactions: this.#lostTransactions,
       leaseHolder: `${options.workerId}:${randomUUID()}`,
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
@@ -168,6 +171,11 @@ class QueueWorker implements Worker {
       finished = await settlesWithin(loopsDone, ABANDON_GRACE_MS);
     }
     await settlesWithin(this.#retentionRound(), ABANDON_GRACE_MS);
+    // Lost transactions not yet reported would count against their jobs as crashes.
+    if (this.#lostTransactions.pending) {
+      const reported = this.#lostTransactions.report(this.#pool, this.#options.tables).catch(() => {});
+      await settlesWithin(reported, ABANDON_GRACE_MS);
+    }
     this.#removeListeners();
     this.#loops = [];
     this.#starting = null;
