@@ -40,6 +40,7 @@ export {
 } from './log.js';
 export { queueStats, type JobTypeStats } from './stats.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
+export { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 export type { TableOptions } from './tables.js';
 export type {
   JobPayloads,

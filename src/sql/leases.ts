@@ -1,6 +1,7 @@
+import type { ArchiveStatus } from '../archive-status.js';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
-import { storedErrorJson, type JobRow, type StoredError } from './jobs.js';
+import { ARCHIVED_COLUMNS, storedErrorJson, type JobRow, type StoredError } from './jobs.js';
 
 // SQL of jobs that run outside a transaction, under a lease. Each statement
 // commits on its own; every one after the claim is guarded by `locked_by`, so
@@ -10,9 +11,6 @@ import { storedErrorJson, type JobRow, type StoredError } from './jobs.js';
 export interface LeasedJobRow extends JobRow {
   abandoned_runs: number;
 }
-
-const ARCHIVED_COLUMNS =
-  'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error';
 
 /**
  * Leases the oldest due job of these types: its `process_at` moves to the
@@ -66,7 +64,7 @@ export async function archiveLeasedJob(
   t: Tables,
   jobId: string,
   holder: string,
-  status: 'success' | 'failure',
+  status: ArchiveStatus,
   error: StoredError | null,
 ): Promise<boolean> {
   const result = await db.query(

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { ArchiveStatus } from '../archive-status.js';
 import { toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { prune } from '../retention.js';
@@ -10,7 +11,7 @@ export interface RetentionOptions {
   /** Delete archived jobs that finished more than this many milliseconds ago. */
   olderThan: number;
   /** Delete only jobs archived with this status. @defaultValue both */
-  status?: 'success' | 'failure';
+  status?: ArchiveStatus;
   /** How often to prune, in ms. @defaultValue `600_000` (10 minutes) */
   every?: number;
 }

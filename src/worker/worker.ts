@@ -5,6 +5,7 @@ import { createEmitter, errorData, type EmitLog } from '../log.js';
 import { checkSchema } from '../migrate.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
 import { claimStatement, notifyChannelFor } from '../sql/jobs.js';
+import { milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
 import { IdleWaiters } from './idle.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
@@ -40,6 +41,8 @@ export interface Worker {
    */
   stop(options?: StopOptions): Promise<void>;
 }
+
+const STOP_OPTIONS = new Set(['timeout']);
 
 // Time given to loops to unwind after their jobs were abandoned.
 const ABANDON_GRACE_MS = 2_000;
@@ -144,9 +147,13 @@ class QueueWorker implements Worker {
   stop(stopOptions: StopOptions = {}): Promise<void> {
     if (this.#stopping) return this.#stopping;
     if (this.#state === 'idle' || this.#state === 'stopped') return Promise.resolve();
-    const timeout = stopOptions.timeout ?? this.#options.shutdownTimeout;
-    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
-      return Promise.reject(new InvalidOptionError(`stop: timeout must be a number of ms ≥ 0; got ${String(timeout)}`));
+    let timeout: number;
+    try {
+      requireObject(stopOptions, 'stop: options must be an object { timeout? }');
+      rejectUnknownKeys(stopOptions, STOP_OPTIONS, 'stop: unknown option');
+      timeout = milliseconds('stop: timeout', stopOptions.timeout ?? this.#options.shutdownTimeout, { min: 0 });
+    } catch (error) {
+      return Promise.reject(error);
     }
     this.#state = 'stopping';
     this.#stopping = this.#stop(timeout);
