@@ -12,7 +12,7 @@ export {
   type JobSpec,
 } from './enqueue.js';
 export { createWorker, type Worker, type WorkerState, type StopOptions } from './worker/worker.js';
-export type { RetentionOptions } from './worker/retention.js';
+export type { RetentionOptions } from './worker/services/retention.js';
 export type {
   WorkerOptions,
   JobDefinition,

@@ -15,7 +15,7 @@ import {
 } from '../validate.js';
 import type { JobContext, JobHandler, JobInfo, JobType } from '../types.js';
 import { DEFAULT_QUEUE } from '../enqueue.js';
-import type { RetentionOptions } from './retention.js';
+import type { RetentionOptions } from './services/retention.js';
 
 /** A job type's handler with settings of its own. */
 export interface JobDefinition<T extends string = string> {

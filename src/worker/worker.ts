@@ -9,9 +9,10 @@ import { milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
 import { IdleWaiters } from './idle.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
-import { startRetention } from './retention.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { InFlightJobs, type WorkerRuntime } from './runtime.js';
+import { periodicServices } from './services/index.js';
+import type { PeriodicService } from './services/periodic-service.js';
 
 /** Options of {@link Worker.stop}. */
 export interface StopOptions {
@@ -74,7 +75,7 @@ class QueueWorker implements Worker {
   #idle = new IdleWaiters();
   #loops: Promise<void>[] = [];
   #removeListeners: () => void = () => {};
-  #retentionRound: () => Promise<void> = () => Promise.resolve();
+  #services: readonly PeriodicService[];
 
   constructor(pool: pg.Pool, options: ResolvedWorkerOptions) {
     this.#pool = pool;
@@ -82,6 +83,7 @@ class QueueWorker implements Worker {
     this.id = options.workerId;
     this.queue = options.queue;
     this.#emit = createEmitter(options.log, { workerId: options.workerId, queue: options.queue });
+    this.#services = periodicServices(pool, options, this.#emit);
   }
 
   get state(): WorkerState {
@@ -139,9 +141,7 @@ class QueueWorker implements Worker {
       jobTypes: options.fallback ? 'all' : [...options.handlers.keys()],
     });
     this.#loops = Array.from({ length: options.concurrency }, (_, slot) => runLoop(runtime, this.#idle, slot));
-    this.#retentionRound = options.retention
-      ? startRetention(this.#pool, options.tables, options.retention, runtime.shutdown, this.#emit)
-      : () => Promise.resolve();
+    for (const service of this.#services) service.start();
   }
 
   stop(stopOptions: StopOptions = {}): Promise<void> {
@@ -166,13 +166,14 @@ class QueueWorker implements Worker {
     this.#emit('worker-stopping', { timeoutMs: timeout });
     this.#shutdown.abort();
     this.#idle.wakeAll();
+    const servicesStopped = Promise.all(this.#services.map((service) => service.stop()));
     const loopsDone = Promise.all(this.#loops);
     let finished = await settlesWithin(loopsDone, timeout);
     if (!finished) {
       this.#inFlight.abandonAll(timeout);
       finished = await settlesWithin(loopsDone, ABANDON_GRACE_MS);
     }
-    await settlesWithin(this.#retentionRound(), ABANDON_GRACE_MS);
+    await settlesWithin(servicesStopped, ABANDON_GRACE_MS);
     this.#removeListeners();
     this.#loops = [];
     this.#starting = null;
