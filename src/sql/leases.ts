@@ -96,11 +96,12 @@ export async function retryLeasedJob(
   return result.rowCount === 1;
 }
 
-/** Gives a leased job back untouched, its attempt uncounted (a shutdown interrupted it). */
-export async function releaseLeasedJob(db: Queryable, t: Tables, jobId: string, holder: string): Promise<void> {
-  await db.query(
+/** Gives a leased job back untouched, its attempt uncounted (a shutdown interrupted it); false when the lease was lost. */
+export async function releaseLeasedJob(db: Queryable, t: Tables, jobId: string, holder: string): Promise<boolean> {
+  const result = await db.query(
     `UPDATE ${t.job} SET locked_by = NULL, process_at = now(), attempts = attempts - 1
      WHERE job_id = $1 AND locked_by = $2`,
     [jobId, holder],
   );
+  return result.rowCount === 1;
 }
