@@ -73,6 +73,7 @@ describe('worker: lease mode', () => {
       const stats = (await queueStats(db.pool, db.tables)).find((s) => s.queue === queue);
       assert.equal(stats?.leased, 1);
       assert.equal(stats?.due, 0);
+      assert.equal(stats?.retrying, 0, 'a first run is no retry');
     } finally {
       release.resolve();
       await worker.stop();
@@ -101,9 +102,10 @@ describe('worker: lease mode', () => {
     const tookOverIn = Date.now() - killedAt;
     // The child's lease lasts 1 s; one poll later the job is taken.
     assert.ok(tookOverIn < 3_000, `taken over after ${tookOverIn} ms`);
-    assert.deepEqual(ran, [2], 'the dead run counted as an attempt');
+    assert.deepEqual(ran, [1], 'the dead run counted as an abandoned run, not an attempt, as in transaction mode');
     const recovered = log.events.find((e) => e.event === 'job-recovered');
     assert.equal(recovered?.data['abandonedRuns'], 1);
+    assert.equal((await archived(jobId))?.attempts, 1);
   });
 
   it('sets aside a job whose workers keep dying, after maxAbandonedRuns', async () => {

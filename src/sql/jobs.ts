@@ -15,6 +15,13 @@ export interface JobRow {
   queue: string;
   job_type: string;
   payload: string;
+  /**
+   * Runs that ended in a recorded failure, in either mode: a handler's
+   * `attempt` is `attempts + 1`. Not runs started: a transaction-mode run
+   * that dies rolls back with its transaction and leaves no trace here (the
+   * claim sees it and counts it in `abandoned_runs`), and lease mode counts
+   * alike. In the archive, `attempts` counts the run that ended the job too.
+   */
   attempts: number;
   enqueued_at: Date;
   process_at: Date;

@@ -7,16 +7,17 @@ import { ARCHIVED_COLUMNS, storedErrorJson, type JobRow, type StoredError } from
 // commits on its own; every one after the claim is guarded by `locked_by`, so
 // a holder whose lease ran out (and was taken over) changes nothing.
 
-/** A job row as leased: `attempts` already counts this run. */
+/** A job row as leased; `abandoned_runs` includes the run this lease found abandoned, if any. */
 export interface LeasedJobRow extends JobRow {
   abandoned_runs: number;
 }
 
 /**
  * Leases the oldest due job of these types: its `process_at` moves to the
- * lease's end, so no claim sees it until the lease runs out. The run counts
- * as an attempt at once, and a job still marked with a holder was abandoned
- * by it.
+ * lease's end, so no claim sees it until the lease runs out. A job still
+ * marked with a holder was abandoned by it: that run is counted in
+ * `abandoned_runs`. `attempts` is left alone; as in transaction mode, it
+ * counts only runs that ended in a recorded failure.
  */
 export async function leaseNextJob(
   db: Queryable,
@@ -37,7 +38,6 @@ export async function leaseNextJob(
      UPDATE ${t.job} AS j
      SET locked_by = $3,
          process_at = clock_timestamp() + $4::float8 * interval '1 millisecond',
-         attempts = j.attempts + 1,
          abandoned_runs = j.abandoned_runs + (j.locked_by IS NOT NULL)::int
      FROM next
      WHERE j.job_id = next.job_id
@@ -58,7 +58,10 @@ export async function renewLease(db: Queryable, t: Tables, jobId: string, holder
   return result.rowCount === 1;
 }
 
-/** Archives a leased job as `success` or `failure`; false when the lease was lost. */
+/**
+ * Archives a leased job as `success` or `failure`, its `attempts` then
+ * counting this last run too; false when the lease was lost.
+ */
 export async function archiveLeasedJob(
   db: Queryable,
   t: Tables,
@@ -70,7 +73,7 @@ export async function archiveLeasedJob(
   const result = await db.query(
     `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = $1 AND locked_by = $2 RETURNING *)
      INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-     SELECT job_id, queue, job_type, payload, attempts, enqueued_at, process_at, $3, clock_timestamp(),
+     SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, $3, clock_timestamp(),
             COALESCE($4::jsonb, last_error)
      FROM finished`,
     [jobId, holder, status, error ? storedErrorJson(error) : null],
@@ -78,7 +81,7 @@ export async function archiveLeasedJob(
   return result.rowCount === 1;
 }
 
-/** Ends a leased job's failed attempt: due again after `delayMs`; false when the lease was lost. */
+/** Ends a leased job's failed attempt: counted, and due again after `delayMs`; false when the lease was lost. */
 export async function retryLeasedJob(
   db: Queryable,
   t: Tables,
@@ -89,18 +92,18 @@ export async function retryLeasedJob(
 ): Promise<boolean> {
   const result = await db.query(
     `UPDATE ${t.job}
-     SET locked_by = NULL, process_at = clock_timestamp() + $3::float8 * interval '1 millisecond', last_error = $4::jsonb
+     SET locked_by = NULL, attempts = attempts + 1,
+         process_at = clock_timestamp() + $3::float8 * interval '1 millisecond', last_error = $4::jsonb
      WHERE job_id = $1 AND locked_by = $2`,
     [jobId, holder, delayMs, storedErrorJson(error)],
   );
   return result.rowCount === 1;
 }
 
-/** Gives a leased job back untouched, its attempt uncounted (a shutdown interrupted it); false when the lease was lost. */
+/** Gives a leased job back, due at once, no attempt counted (a shutdown interrupted it); false when the lease was lost. */
 export async function releaseLeasedJob(db: Queryable, t: Tables, jobId: string, holder: string): Promise<boolean> {
   const result = await db.query(
-    `UPDATE ${t.job} SET locked_by = NULL, process_at = now(), attempts = attempts - 1
-     WHERE job_id = $1 AND locked_by = $2`,
+    `UPDATE ${t.job} SET locked_by = NULL, process_at = now() WHERE job_id = $1 AND locked_by = $2`,
     [jobId, holder],
   );
   return result.rowCount === 1;

@@ -25,8 +25,7 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   const row = await leaseNextJob(pool, options.tables, options.queue, runtime.leaseTypes, holder, runtime.leaseMs);
   if (!row) return 'empty';
   const entry = options.handlers.get(row.job_type)!;
-  // The lease counted this run already.
-  const { job, decodeError } = jobOf(row, row.attempts);
+  const { job, decodeError } = jobOf(row, row.attempts + 1);
   const jobLog = logOf(job, slot);
   if (row.abandoned_runs > 0) {
     // The lease has counted the run whose lease ran out (the job was still
