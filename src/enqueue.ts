@@ -39,7 +39,8 @@ export type JobSpec<T extends JobType = JobType> = T extends JobType
     }
   : never;
 
-const MAX_PROCESS_IN_MS = 100 * 365.25 * 24 * 3600 * 1000;
+// Far beyond any sensible delay; it keeps the due time inside PostgreSQL's range of timestamps.
+const PROCESS_IN_BOUNDS = { max: 100 * 365.25 * 24 * 3600 * 1000, maxInWords: '100 years' };
 
 const LIMIT_OPTIONS = [...TABLE_OPTION_KEYS, 'maxPayloadBytes'];
 const ENQUEUE_OPTIONS = new Set([...LIMIT_OPTIONS, 'queue', 'processAt', 'processIn']);
@@ -134,7 +135,7 @@ function newJob(
     const processIn =
       options.processIn === undefined
         ? undefined
-        : milliseconds('processIn', options.processIn, { max: MAX_PROCESS_IN_MS, maxInWords: '100 years' });
+        : milliseconds('processIn', options.processIn, PROCESS_IN_BOUNDS);
     const payloadJson = serializePayload(payload);
     requirePayloadSize(payloadJson, maxPayloadBytes);
     return {

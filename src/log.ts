@@ -26,7 +26,10 @@ export const LOG_EVENTS = {
   'job-succeeded': 'debug',
   /** The handler failed and the retry strategy asked for another attempt. Data: `delayMs`, `error`. */
   'job-retry-scheduled': 'warn',
-  /** The handler failed for the last time (or the payload could not be decoded); the job was archived as `failure`. Data: `error`. */
+  /**
+   * The handler failed for the last time (or the payload could not be decoded); the job was archived as `failure`.
+   * Data: `error`.
+   */
   'job-failed': 'error',
   /** `onFailedJob` threw; its writes were undone, the job stays archived as failed. Data: `error`. */
   'failed-job-hook-error': 'error',
@@ -48,7 +51,8 @@ export const LOG_EVENTS = {
   'job-interrupted': 'warn',
   /**
    * `stop()`'s timeout ran out while the handler still ran; its connection was closed, the job stays queued.
-   * Data: `waitedMs`; or, without a job's context, `batchJobsRolledBack`: finished jobs of its batch rolled back with it.
+   * Data: `waitedMs`; or, without a job's context, `batchJobsRolledBack`: the finished jobs of its batch,
+   * rolled back with it.
    */
   'job-abandoned': 'warn',
   /** Claiming or completing jobs failed (database down, connection reset, pool exhausted); polling backs off and retries. */

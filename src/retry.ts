@@ -95,7 +95,9 @@ export function retryDelayFor(policy: RetryPolicy, attempt: number): number | nu
 /** Throws {@link InvalidOptionError} naming `where` unless `policy` is a well-formed {@link RetryPolicy}. */
 export function validateRetryPolicy(where: string, policy: unknown): RetryPolicy {
   // Called for every result of a strategy function: the message is built only when needed.
-  if (!isObject(policy)) throw new InvalidOptionError(`${where} must be { retries, delays? }; got ${describeQuoted(policy)}`);
+  if (!isObject(policy)) {
+    throw new InvalidOptionError(`${where} must be { retries, delays? }; got ${describeQuoted(policy)}`);
+  }
   const { retries, delays } = policy;
   wholeNumber(`${where}.retries`, retries, 0);
   if (delays !== undefined) {
@@ -104,7 +106,7 @@ export function validateRetryPolicy(where: string, policy: unknown): RetryPolicy
     }
     delays.forEach((delay, index) => milliseconds(`${where}.delays[${index}]`, delay, { min: 0 }));
   }
-  return policy as unknown as RetryPolicy;
+  return policy as unknown as RetryPolicy; // checked field by field above
 }
 
 /** Throws unless `strategy` is a function or a well-formed policy. */

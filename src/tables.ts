@@ -29,7 +29,7 @@ export interface Tables {
 }
 
 /** The keys of {@link TableOptions}, for the option checks of every function that takes them. */
-export const TABLE_OPTION_KEYS = ['schema', 'jobTable', 'archivedJobTable'] as const satisfies readonly (keyof TableOptions)[];
+export const TABLE_OPTION_KEYS: readonly (keyof TableOptions)[] = ['schema', 'jobTable', 'archivedJobTable'];
 const TABLE_OPTIONS = new Set<string>(TABLE_OPTION_KEYS);
 
 // PostgreSQL truncates identifiers at 63 bytes; index names add a suffix.

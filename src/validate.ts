@@ -100,7 +100,9 @@ function checkedNumber(option: string, value: unknown, bounds: NumberBounds, uni
 /** `value`, a boolean, or `defaultValue` when it is left out. */
 export function optionalBoolean(option: string, value: unknown, defaultValue: boolean): boolean {
   if (value === undefined) return defaultValue;
-  if (typeof value !== 'boolean') throw new InvalidOptionError(`${option} must be true or false; got ${describe(value)}`);
+  if (typeof value !== 'boolean') {
+    throw new InvalidOptionError(`${option} must be true or false; got ${describe(value)}`);
+  }
   return value;
 }
 
@@ -132,7 +134,9 @@ export function validDate(option: string, value: unknown): Date {
 /** An `AbortSignal`, or null when it is left out. */
 export function optionalAbortSignal(option: string, value: unknown): AbortSignal | null {
   if (value === undefined) return null;
-  if (!(value instanceof AbortSignal)) throw new InvalidOptionError(`${option} must be an AbortSignal; got ${describe(value)}`);
+  if (!(value instanceof AbortSignal)) {
+    throw new InvalidOptionError(`${option} must be an AbortSignal; got ${describe(value)}`);
+  }
   return value;
 }
 

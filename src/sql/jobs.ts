@@ -127,7 +127,8 @@ function statements(t: Tables): JobStatements {
     // The common case, a batch that all succeeded, needs no per-job data but ids.
     const completeSuccesses = `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = ANY($1::uuid[]) RETURNING *)
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-      SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, '${SUCCESS}', clock_timestamp(), last_error
+      SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, '${SUCCESS}', clock_timestamp(),
+             last_error
       FROM finished`;
     const insertOne = `WITH inserted AS (
         INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)

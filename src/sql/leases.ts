@@ -100,7 +100,10 @@ export async function retryLeasedJob(
   return result.rowCount === 1;
 }
 
-/** Gives a leased job back, due at once, no attempt counted (a shutdown interrupted it); false when the lease was lost. */
+/**
+ * Gives a leased job back, due at once, no attempt counted (a shutdown
+ * interrupted it); false when the lease was lost.
+ */
 export async function releaseLeasedJob(db: Queryable, t: Tables, jobId: string, holder: string): Promise<boolean> {
   const result = await db.query(
     `UPDATE ${t.job} SET locked_by = NULL, process_at = now() WHERE job_id = $1 AND locked_by = $2`,

@@ -35,7 +35,7 @@ import {
   type RunOutcome,
   type SetAside,
 } from './run-outcome.js';
-import type { WorkerRuntime } from './runtime.js';
+import type { InFlightWatch, WorkerRuntime } from './runtime.js';
 
 /** What a batch did, for the loop's pacing. */
 export type BatchResult =
@@ -73,8 +73,20 @@ type JobResult = DecidedJob | 'abandoned';
  * thrown to the loop as a polling error.
  */
 export function runNextBatch(runtime: WorkerRuntime, slot: number, limit: number): Promise<BatchResult> {
-  return withConnection(runtime, slot, async (client, discard) => {
-    const { options, emit } = runtime;
+  return withConnection(runtime, slot, (client, discard) => runBatch(runtime, client, discard, slot, limit));
+}
+
+/** {@link runNextBatch} on its connection; `discard` it when it must not be reused. */
+async function runBatch(
+  runtime: WorkerRuntime,
+  client: pg.PoolClient,
+  discard: (reason: Error) => void,
+  slot: number,
+  limit: number,
+): Promise<BatchResult> {
+  const { options, emit } = runtime;
+  let watch: InFlightWatch | undefined;
+  try {
     const rows = await beginAndClaimJobs(client, {
       claim: runtime.claim!,
       queue: options.queue,
@@ -87,51 +99,49 @@ export function runNextBatch(runtime: WorkerRuntime, slot: number, limit: number
     }
 
     // One watch for the whole batch: stop() gives up on all of its jobs at once.
-    const watch = runtime.inFlight.watch();
-    try {
-      const abandoned = watch.abandoned.then((waitedMs): Abandoned => ({ abandonedAfter: waitedMs }));
-      const results: DecidedJob[] = [];
-      let soloNext = false;
-      let savepoints = 0;
-      const started = performance.now();
-      for (const row of rows) {
-        // Once stopping, jobs not yet started stay queued, untouched.
-        if (runtime.shutdown.aborted) break;
-        if (row.last_claim_aborted) {
-          // The run an earlier claim started died with its worker. Record that
-          // (it commits with this batch, which does not run the job) and let
-          // the job run alone later, so that if it is what kills workers, it
-          // takes no other job down with it.
-          results.push(abandonedRunOf(runtime, row));
-          soloNext = true;
-          continue;
-        }
-        if (row.abandoned_runs > 0 && rows.length > 1) {
-          soloNext = true; // left untouched for a claim of its own
-          continue;
-        }
-        // Handlers that return without a promise finish here and now; only the
-        // others cost an await.
-        const running = runJob(runtime, client, row, slot, abandoned);
-        const result = running instanceof Promise ? await running : running;
-        if (result === 'abandoned') {
-          // Closing the connection makes PostgreSQL roll the whole batch back,
-          // even though the handler may still be using it.
-          discard(new ProletarianError('job abandoned at shutdown'));
-          if (results.length > 0) emit('job-abandoned', { slot, batchJobsRolledBack: results.length });
-          return 'abandoned';
-        }
-        if (result.usedDb) savepoints++;
-        results.push(result);
+    watch = runtime.inFlight.watch();
+    const abandoned = watch.abandoned.then((waitedMs): Abandoned => ({ abandonedAfter: waitedMs }));
+    const results: DecidedJob[] = [];
+    let soloNext = false;
+    let savepoints = 0;
+    const started = performance.now();
+    for (const row of rows) {
+      // Once stopping, jobs not yet started stay queued, untouched.
+      if (runtime.shutdown.aborted) break;
+      if (row.last_claim_aborted) {
+        // The run an earlier claim started died with its worker. Record that
+        // (it commits with this batch, which does not run the job) and let
+        // the job run alone later, so that if it is what kills workers, it
+        // takes no other job down with it.
+        results.push(abandonedRunOf(runtime, row));
+        soloNext = true;
+        continue;
       }
-      const handlerMs = performance.now() - started;
-      await complete(runtime, client, results, slot);
-      logOutcomes(emit, results, slot);
-      return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
-    } finally {
-      watch.done();
+      if (row.abandoned_runs > 0 && rows.length > 1) {
+        soloNext = true; // left untouched for a claim of its own
+        continue;
+      }
+      // Handlers that return without a promise finish here and now; only the
+      // others cost an await.
+      const running = runJob(runtime, client, row, slot, abandoned);
+      const result = running instanceof Promise ? await running : running;
+      if (result === 'abandoned') {
+        // Closing the connection makes PostgreSQL roll the whole batch back,
+        // even though the handler may still be using it.
+        discard(new ProletarianError('job abandoned at shutdown'));
+        if (results.length > 0) emit('job-abandoned', { slot, batchJobsRolledBack: results.length });
+        return 'abandoned';
+      }
+      if (result.usedDb) savepoints++;
+      results.push(result);
     }
-  });
+    const handlerMs = performance.now() - started;
+    await complete(runtime, client, results, slot);
+    logOutcomes(emit, results, slot);
+    return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
+  } finally {
+    watch?.done();
+  }
 }
 
 /**
@@ -257,7 +267,10 @@ function runJob(
   });
 }
 
-/** The outcome of a job whose handler ended with `outcome`; synchronous when the handler left no database work to settle. */
+/**
+ * The outcome of a job whose handler ended with `outcome`; synchronous when
+ * the handler left no database work to settle.
+ */
 function finishJob(running: RunningJob, outcome: HandlerOutcome): DecidedJob | Promise<DecidedJob> {
   running.transaction.close();
   if (running.transaction.used) return settleHandlerWork(running, outcome);

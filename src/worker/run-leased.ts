@@ -6,7 +6,7 @@ import { storedErrorOf } from '../sql/jobs.js';
 import type { JobDb, JobInfo } from '../types.js';
 import { requireCommitted, withConnection } from './connection.js';
 import { runFailedJobHook } from './failed-job-hook.js';
-import { callHandler, failedRun, jobContext, jobOf, logOf, logOutcome, startDeadline, type JobLog } from './handler-run.js';
+import { callHandler, failedRun, jobContext, jobOf, logOf, logOutcome, startDeadline } from './handler-run.js';
 import { decideRunOutcome, SUCCEEDED, type RunOutcome } from './run-outcome.js';
 import type { WorkerRuntime } from './runtime.js';
 
@@ -28,18 +28,19 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   const { job, decodeError } = jobOf(row, row.attempts + 1);
   const jobLog = logOf(job, slot);
   if (row.abandoned_runs > 0) {
-    // The lease has counted the run whose lease ran out (the job was still
-    // marked with its holder). Recovered, the job runs now, under this lease.
+    // Runs of it died unfinished; the lease counted the last one if the job
+    // was still marked with its holder. Unless they are now too many, the job
+    // runs at once, under this lease.
     const outcome = decideRunOutcome({
       kind: 'abandoned',
       abandonedRuns: row.abandoned_runs,
       maxAbandonedRuns: options.maxAbandonedRuns,
     });
-    await settleLeasedJob(runtime, job, outcome, jobLog, slot);
+    await settleLeasedJob(runtime, job, outcome, slot);
     if (outcome.kind === 'set-aside') return 'processed';
   }
   if (decodeError) {
-    await settleLeasedJob(runtime, job, decideRunOutcome({ kind: 'undecodable', error: decodeError }), jobLog, slot);
+    await settleLeasedJob(runtime, job, decideRunOutcome({ kind: 'undecodable', error: decodeError }), slot);
     return 'processed';
   }
 
@@ -66,7 +67,7 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   }
   if (heartbeat.lost) return 'processed';
   const end = result.error ? failedRun(runtime, entry, job, result.error, slot) : SUCCEEDED;
-  await settleLeasedJob(runtime, job, decideRunOutcome(end), jobLog, slot);
+  await settleLeasedJob(runtime, job, decideRunOutcome(end), slot);
   return 'processed';
 }
 
@@ -74,13 +75,7 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
  * Carries out a leased job's outcome — only while the lease is still ours —
  * and logs it, or `lease-lost` when the lease was gone.
  */
-async function settleLeasedJob(
-  runtime: WorkerRuntime,
-  job: JobInfo,
-  outcome: RunOutcome,
-  jobLog: JobLog,
-  slot: number,
-): Promise<void> {
+async function settleLeasedJob(runtime: WorkerRuntime, job: JobInfo, outcome: RunOutcome, slot: number): Promise<void> {
   const { pool, options, leaseHolder: holder } = runtime;
   const t = options.tables;
   let ours: boolean;
@@ -88,9 +83,11 @@ async function settleLeasedJob(
     case 'success':
       ours = await archiveLeasedJob(pool, t, job.jobId, holder, 'success', null);
       break;
-    case 'retry':
-      ours = await retryLeasedJob(pool, t, job.jobId, holder, outcome.delayMs, storedErrorOf(outcome.error, job.attempt));
+    case 'retry': {
+      const storedError = storedErrorOf(outcome.error, job.attempt);
+      ours = await retryLeasedJob(pool, t, job.jobId, holder, outcome.delayMs, storedError);
       break;
+    }
     case 'failure':
     case 'set-aside':
       ours = await archiveFailedLeasedJob(runtime, job, outcome.error, slot);
@@ -103,8 +100,8 @@ async function settleLeasedJob(
       ours = await releaseLeasedJob(pool, t, job.jobId, holder);
       break;
   }
-  if (ours) logOutcome(runtime.emit, outcome, jobLog);
-  else runtime.emit('lease-lost', jobLog);
+  if (ours) logOutcome(runtime.emit, outcome, logOf(job, slot));
+  else runtime.emit('lease-lost', logOf(job, slot));
 }
 
 /**

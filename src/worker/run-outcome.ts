@@ -132,7 +132,8 @@ function afterAbandonedRuns({ abandonedRuns, maxAbandonedRuns }: AbandonedRuns):
     return { kind: 'recovered', abandonedRuns, event: 'job-recovered', data: { abandonedRuns } };
   }
   const error = new AbandonedJobError(abandonedRuns, maxAbandonedRuns);
-  return { kind: 'set-aside', error, abandonedRuns, event: 'job-set-aside', data: { abandonedRuns, ...errorData(error) } };
+  const data = { abandonedRuns, ...errorData(error) };
+  return { kind: 'set-aside', error, abandonedRuns, event: 'job-set-aside', data };
 }
 
 function failure(error: Error): Failure {
