@@ -43,7 +43,12 @@ export type JobHandlers = {
   [T in JobType]?: JobHandler<T> | JobDefinition<T>;
 };
 
-/** Called once a job has failed for the last time, inside its transaction, just before commit. */
+/**
+ * Called once a job has failed for the last time (or was set aside after
+ * `maxAbandonedRuns`), in either mode inside the transaction that archives
+ * it, just before commit: its writes through `ctx.db` commit with the
+ * archiving. If it throws, only its own writes are undone.
+ */
 export type FailedJobHook = (job: JobInfo, error: Error, ctx: JobContext) => Promise<void> | void;
 
 /** Options of {@link createWorker}. */
@@ -109,7 +114,10 @@ export interface WorkerOptions extends TableOptions {
    * @defaultValue `3`
    */
   maxAbandonedRuns?: number;
-  /** Called after a job's final failure; if it throws, the job is still archived as failed and the error logged. */
+  /**
+   * Called after a job's final failure, in the transaction that archives it;
+   * if it throws, the job is still archived as failed and the error logged.
+   */
   onFailedJob?: FailedJobHook;
   /** Called with each error met while polling, besides logging it; the worker keeps polling with backoff. */
   onPollingError?: (error: Error) => void;
