@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 import { InvalidOptionError } from './errors.js';
 import { migrate, schemaSql } from './migrate.js';
 import { prune, type PruneOptions } from './retention.js';
@@ -144,9 +145,11 @@ function duration(flag: string, text: string | undefined): number {
   return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!;
 }
 
-function pruneStatus(text: string | undefined): 'success' | 'failure' | undefined {
-  if (text === undefined || text === 'success' || text === 'failure') return text;
-  throw new InvalidOptionError(`--status must be success or failure; got ${JSON.stringify(text)}`);
+function pruneStatus(text: string | undefined): ArchiveStatus | undefined {
+  if (text === undefined) return undefined;
+  const status = ARCHIVE_STATUSES.find((known) => known === text);
+  if (status) return status;
+  throw new InvalidOptionError(`--status must be ${ARCHIVE_STATUSES.join(' or ')}; got ${JSON.stringify(text)}`);
 }
 
 function optionalWholeNumber(flag: string, text: string | undefined): number | undefined {

@@ -4,8 +4,9 @@ import { requireQueryable } from './queryable.js';
 import { requirePayloadSize, serializePayload, validateName } from './payload.js';
 import { insertJob, insertJobs, notifyChannelFor, type NewJob } from './sql/jobs.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
-import { resolveTables, type TableOptions, type Tables } from './tables.js';
+import { resolveTableOptions, resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from './tables.js';
 import type { JobType, PayloadOf, Queryable } from './types.js';
+import { milliseconds, rejectUnknownKeys, requireObject, validDate, wholeNumber } from './validate.js';
 
 /** Options shared by {@link enqueue} and {@link enqueueMany}. */
 export interface EnqueueLimits extends TableOptions {
@@ -38,7 +39,13 @@ export type JobSpec<T extends JobType = JobType> = T extends JobType
     }
   : never;
 
-const MAX_PROCESS_IN_MS = 100 * 365.25 * 24 * 3600 * 1000;
+// Far beyond any sensible delay; it keeps the due time inside PostgreSQL's range of timestamps.
+const PROCESS_IN_BOUNDS = { max: 100 * 365.25 * 24 * 3600 * 1000, maxInWords: '100 years' };
+
+const LIMIT_OPTIONS = [...TABLE_OPTION_KEYS, 'maxPayloadBytes'];
+const ENQUEUE_OPTIONS = new Set([...LIMIT_OPTIONS, 'queue', 'processAt', 'processIn']);
+const ENQUEUE_MANY_OPTIONS = new Set(LIMIT_OPTIONS);
+const JOB_SPEC_KEYS = new Set(['jobType', 'payload', 'queue', 'processAt', 'processIn']);
 
 /** The queue `enqueue` and `createWorker` use when none is named. */
 export const DEFAULT_QUEUE = 'default';
@@ -58,7 +65,7 @@ export async function enqueue<T extends JobType>(
   options: EnqueueOptions = {},
 ): Promise<string> {
   requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
-  const tables = resolveTables(options);
+  const tables = resolveOptions(options, ENQUEUE_OPTIONS, 'enqueue');
   const job = newJob(jobType, payload, options, maxPayloadBytesOf(options), '');
   await runInsert(tables, () => insertJob(db, tables, job));
   return job.jobId;
@@ -75,15 +82,14 @@ export async function enqueueMany(
   options: EnqueueLimits = {},
 ): Promise<string[]> {
   requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
-  const tables = resolveTables(options);
+  const tables = resolveOptions(options, ENQUEUE_MANY_OPTIONS, 'enqueueMany');
   if (!Array.isArray(jobs)) {
     throw new InvalidOptionError('enqueueMany expects an array of { jobType, payload, queue?, processAt?, processIn? }');
   }
   const maxPayloadBytes = maxPayloadBytesOf(options);
   const newJobs = jobs.map((spec: JobSpec, index) => {
-    if (spec === null || typeof spec !== 'object') {
-      throw new InvalidOptionError(`jobs[${index}] must be an object { jobType, payload, ... }`);
-    }
+    requireObject(spec, `jobs[${index}] must be an object { jobType, payload, ... }`);
+    rejectUnknownKeys(spec, JOB_SPEC_KEYS, `jobs[${index}]: unknown option`);
     return newJob(spec.jobType, spec.payload, spec, maxPayloadBytes, `jobs[${index}]: `);
   });
   if (newJobs.length === 0) return [];
@@ -98,15 +104,19 @@ export async function enqueueMany(
  * commit; without it they find the job at their next poll.
  */
 export function notifyChannel(options: TableOptions = {}): string {
-  return notifyChannelFor(resolveTables(options));
+  return notifyChannelFor(resolveTableOptions(options, 'notifyChannel'));
+}
+
+/** The tables of `options`, once no key of them is unknown to `caller`. */
+function resolveOptions(options: EnqueueLimits, known: ReadonlySet<string>, caller: string): Tables {
+  requireObject(options, `${caller}: options must be an object`);
+  rejectUnknownKeys(options, known, `unknown ${caller} option`);
+  return resolveTables(options);
 }
 
 function maxPayloadBytesOf(options: EnqueueLimits): number | undefined {
   const max = options.maxPayloadBytes;
-  if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)) {
-    throw new InvalidOptionError(`maxPayloadBytes must be a whole number ≥ 1; got ${String(max)}`);
-  }
-  return max;
+  return max === undefined ? undefined : wholeNumber('maxPayloadBytes', max, 1);
 }
 
 function newJob(
@@ -121,17 +131,11 @@ function newJob(
     return error;
   };
   try {
-    const processAt = options.processAt;
-    if (processAt !== undefined && !(processAt instanceof Date && !Number.isNaN(processAt.getTime()))) {
-      throw new InvalidOptionError(`processAt must be a valid Date; got ${String(processAt)}`);
-    }
-    const processIn = options.processIn;
-    if (processIn !== undefined && (typeof processIn !== 'number' || !Number.isFinite(processIn))) {
-      throw new InvalidOptionError(`processIn must be a finite number of milliseconds; got ${String(processIn)}`);
-    }
-    if (processIn !== undefined && processIn > MAX_PROCESS_IN_MS) {
-      throw new InvalidOptionError(`processIn must be at most 100 years (${MAX_PROCESS_IN_MS} ms); got ${processIn}`);
-    }
+    const processAt = options.processAt === undefined ? undefined : validDate('processAt', options.processAt);
+    const processIn =
+      options.processIn === undefined
+        ? undefined
+        : milliseconds('processIn', options.processIn, PROCESS_IN_BOUNDS);
     const payloadJson = serializePayload(payload);
     requirePayloadSize(payloadJson, maxPayloadBytes);
     return {

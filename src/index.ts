@@ -12,7 +12,7 @@ export {
   type JobSpec,
 } from './enqueue.js';
 export { createWorker, type Worker, type WorkerState, type StopOptions } from './worker/worker.js';
-export type { RetentionOptions } from './worker/retention.js';
+export type { RetentionOptions } from './worker/services/retention.js';
 export type {
   WorkerOptions,
   JobDefinition,
@@ -40,6 +40,7 @@ export {
 } from './log.js';
 export { queueStats, type JobTypeStats } from './stats.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
+export { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 export type { TableOptions } from './tables.js';
 export type {
   JobPayloads,

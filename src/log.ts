@@ -4,6 +4,12 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 /**
  * Every event a worker logs, with its level. The names are stable: alert on
  * them, count them, filter on them.
+ *
+ * Every event's data holds the worker's context (`workerId`, `queue`); the
+ * events of a job add its context too (`slot`, `jobId`, `jobType`,
+ * `attempt`), then the fields named below. Errors come as
+ * `error: { name, message, stack }`. A job's events carry the same data in
+ * transaction mode and lease mode.
  */
 export const LOG_EVENTS = {
   /** A worker began polling its queue. */
@@ -16,31 +22,47 @@ export const LOG_EVENTS = {
   'job-started': 'debug',
   /** A handler logged a message through `ctx.log`. */
   'job-log': 'info',
-  /** The handler returned; the job was archived as `success` in the same transaction. */
+  /** The handler returned; the job was archived as `success` (in transaction mode, with the handler's writes). */
   'job-succeeded': 'debug',
-  /** The handler failed and the retry strategy asked for another attempt. */
+  /** The handler failed and the retry strategy asked for another attempt. Data: `delayMs`, `error`. */
   'job-retry-scheduled': 'warn',
-  /** The handler failed for the last time; the job was archived as `failure`. */
+  /**
+   * The handler failed for the last time (or the payload could not be decoded); the job was archived as `failure`.
+   * Data: `error`.
+   */
   'job-failed': 'error',
-  /** `onFailedJob` threw; the job stays archived as failed. */
+  /** `onFailedJob` threw; its writes were undone, the job stays archived as failed. Data: `error`. */
   'failed-job-hook-error': 'error',
-  /** The retry strategy threw or returned something malformed; the job is treated as not retryable. */
+  /** The retry strategy threw or returned something malformed; the job is treated as not retryable. Data: `error`. */
   'retry-strategy-error': 'error',
   /**
    * The last claim of this job died — with its worker, or only with its
    * connection — and it runs again at once, alone. Should it die again, a
    * lost connection that its surviving worker reported is not held against it.
+   * Data: `abandonedRuns` (the runs of it that died with their worker so far),
+   * `verdictInMs` (how long it waits first: when one more crash would set it
+   * aside, for the verdict on this claim; else 0).
    */
   'job-claim-died': 'debug',
-  /** A run of this job died with its worker (a crash, or a lease that ran out); it is counted and the job runs again, alone. */
+  /**
+   * A run of this job died with its worker (a crash, or a lease that ran out); it is counted and the job runs again, alone.
+   * Data: `abandonedRuns`, the runs of it that died so far.
+   */
   'job-recovered': 'warn',
-  /** `maxAbandonedRuns` runs of this job died unfinished; it was archived as failed. */
+  /**
+   * `maxAbandonedRuns` runs of this job died with their worker; it was archived as failed.
+   * Data: `abandonedRuns`, `error` (the `AbandonedJobError` stored with it).
+   */
   'job-set-aside': 'error',
   /** A lease-mode job's lease was lost while it ran; its outcome is not recorded. */
   'lease-lost': 'warn',
-  /** A job was rolled back because the worker is stopping; it stays queued, no attempt counted. */
+  /** A job failed after `stop()` began; it stays queued, no attempt counted. Data: `error`. */
   'job-interrupted': 'warn',
-  /** `stop()`'s timeout ran out while the handler still ran; its connection was closed, the job stays queued. */
+  /**
+   * `stop()`'s timeout ran out while the handler still ran; its connection was closed, the job stays queued.
+   * Data: `waitedMs`; or, without a job's context, `batchJobsRolledBack`: the finished jobs of its batch,
+   * rolled back with it.
+   */
   'job-abandoned': 'warn',
   /** Claiming or completing jobs failed (database down, connection reset, pool exhausted); polling backs off and retries. */
   'polling-error': 'error',

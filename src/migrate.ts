@@ -9,7 +9,7 @@ import {
   lockMigrations,
   recordMigration,
 } from './sql/migrations.js';
-import { resolveTables, type TableOptions, type Tables } from './tables.js';
+import { resolveTableOptions, type TableOptions, type Tables } from './tables.js';
 import type { Queryable } from './types.js';
 
 /** What {@link migrate} found and did. */
@@ -31,7 +31,7 @@ export interface MigrateResult {
  *   connected `pg.Client` that is not inside a transaction.
  */
 export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {}): Promise<MigrateResult> {
-  const tables = resolveTables(options);
+  const tables = resolveTableOptions(options, 'migrate');
   const pooled = isPool(db);
   const client: pg.ClientBase = pooled ? await db.connect() : db;
   // A pooled client whose connection dies emits 'error', which would crash
@@ -110,7 +110,7 @@ export async function checkSchema(db: Queryable, tables: Tables): Promise<number
 
 /** Every migration as SQL, for users who manage their schema with another tool. */
 export function schemaSql(options: TableOptions = {}): string {
-  const tables = resolveTables(options);
+  const tables = resolveTableOptions(options, 'schemaSql');
   const header = `CREATE SCHEMA IF NOT EXISTS ${tables.schema};
 
 CREATE TABLE IF NOT EXISTS ${tables.migrations} (

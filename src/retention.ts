@@ -1,9 +1,19 @@
 import type pg from 'pg';
+import { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 import { InvalidOptionError } from './errors.js';
 import { checkSchema } from './migrate.js';
 import { requireQueryable } from './queryable.js';
 import { anyArchivedLeft, deleteArchivedBatch, retentionCutoff, type LowerBound } from './sql/retention.js';
-import { resolveTables, type TableOptions, type Tables } from './tables.js';
+import { resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from './tables.js';
+import {
+  describe,
+  oneOf,
+  optionalAbortSignal,
+  rejectUnknownKeys,
+  requireObject,
+  validDate,
+  wholeNumber,
+} from './validate.js';
 
 /** Options of {@link prune}. */
 export interface PruneOptions extends TableOptions {
@@ -14,7 +24,7 @@ export interface PruneOptions extends TableOptions {
    */
   olderThan: number | Date;
   /** Delete only jobs archived with this status. @defaultValue both `'success'` and `'failure'` */
-  status?: 'success' | 'failure';
+  status?: ArchiveStatus;
   /** Rows deleted per statement, each statement its own short transaction. @defaultValue `1000` */
   batchSize?: number;
   /** Stop after this many batches, leaving the rest for the next call (`done: false`). @defaultValue no limit */
@@ -41,29 +51,18 @@ export interface PruneResult {
 interface ResolvedPruneOptions {
   tables: Tables;
   olderThan: number | Date;
-  statuses: readonly string[];
+  statuses: readonly ArchiveStatus[];
   batchSize: number;
   maxBatches: number;
   signal: AbortSignal | null;
 }
-
-const STATUSES = ['success', 'failure'] as const;
 
 // Far beyond any archive; it keeps the cutoff inside PostgreSQL's range of timestamps.
 const MAX_OLDER_THAN_MS = 1000 * 365.25 * 24 * 3600 * 1000;
 
 const YEAR_ONE = new Date('0001-01-01T00:00:00.000Z');
 
-const KNOWN_OPTIONS = new Set([
-  'olderThan',
-  'status',
-  'batchSize',
-  'maxBatches',
-  'signal',
-  'schema',
-  'jobTable',
-  'archivedJobTable',
-]);
+const PRUNE_OPTIONS = new Set(['olderThan', 'status', 'batchSize', 'maxBatches', 'signal', ...TABLE_OPTION_KEYS]);
 
 /**
  * Deletes archived jobs that finished before a cutoff, the oldest first, in
@@ -103,56 +102,33 @@ export async function prune(db: pg.Pool | pg.Client, options: PruneOptions): Pro
 }
 
 function resolvePruneOptions(options: PruneOptions): ResolvedPruneOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError('prune needs options: { olderThan: milliseconds or Date, ... }');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new InvalidOptionError(`unknown prune option "${key}"; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
-    }
-  }
-  const status = options.status;
-  if (status !== undefined && !STATUSES.includes(status)) {
-    throw new InvalidOptionError(`status must be 'success' or 'failure' (or left out for both); got ${String(status)}`);
-  }
-  const maxBatches = options.maxBatches ?? Infinity;
-  if (maxBatches !== Infinity && !(Number.isSafeInteger(maxBatches) && maxBatches >= 1)) {
-    throw new InvalidOptionError(
-      `maxBatches must be a whole number ≥ 1 (or Infinity, the default); got ${String(maxBatches)}`,
-    );
-  }
-  const signal = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidOptionError(`signal must be an AbortSignal; got ${String(signal)}`);
-  }
+  requireObject(options, 'prune needs options: { olderThan: milliseconds or Date, ... }');
+  rejectUnknownKeys(options, PRUNE_OPTIONS, 'unknown prune option');
+  const { status, maxBatches } = options;
   return {
     tables: resolveTables(options),
     olderThan: olderThan(options.olderThan),
-    statuses: status === undefined ? STATUSES : [status],
-    batchSize: positiveInteger('batchSize', options.batchSize ?? 1000),
-    maxBatches,
-    signal: signal ?? null,
+    statuses:
+      status === undefined ? ARCHIVE_STATUSES : [oneOf('status', status, ARCHIVE_STATUSES, 'or left out for both')],
+    batchSize: wholeNumber('batchSize', options.batchSize ?? 1000, 1),
+    maxBatches:
+      maxBatches === undefined || maxBatches === Infinity
+        ? Infinity
+        : wholeNumber('maxBatches', maxBatches, 1, 'or Infinity, the default'),
+    signal: optionalAbortSignal('signal', options.signal),
   };
 }
 
 function olderThan(value: unknown): number | Date {
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new InvalidOptionError('olderThan must be a valid Date; got Invalid Date');
     // Nothing finished before year 1; clamping keeps ancient dates inside PostgreSQL's range.
-    return value.getTime() < YEAR_ONE.getTime() ? YEAR_ONE : value;
+    return validDate('olderThan', value).getTime() < YEAR_ONE.getTime() ? YEAR_ONE : value;
   }
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_OLDER_THAN_MS) {
     throw new InvalidOptionError(
       `olderThan must be a Date or a number of milliseconds from 0 to ${MAX_OLDER_THAN_MS} (1000 years); ` +
-        `got ${value === undefined ? 'nothing' : String(value)}`,
+        `got ${describe(value)}`,
     );
-  }
-  return value;
-}
-
-function positiveInteger(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionError(`${option} must be a whole number ≥ 1; got ${String(value)}`);
   }
   return value;
 }

@@ -1,5 +1,14 @@
 import { InvalidOptionError } from './errors.js';
 import type { JobInfo } from './types.js';
+import {
+  describeQuoted,
+  finiteNumber,
+  isObject,
+  milliseconds,
+  rejectUnknownKeys,
+  requireObject,
+  wholeNumber,
+} from './validate.js';
 
 /**
  * How often and how soon to retry a failed job, as in the original Proletarian:
@@ -49,20 +58,13 @@ export interface ExponentialBackoffOptions {
  * default strategy.
  */
 export function exponentialBackoff(options: ExponentialBackoffOptions = {}): (job: JobInfo, error: Error) => RetryPolicy {
-  const retries = options.retries ?? 5;
-  const initialDelay = options.initialDelay ?? 1000;
-  const factor = options.factor ?? 2;
-  const maxDelay = options.maxDelay ?? 3_600_000;
-  const jitter = options.jitter ?? 0.1;
-  requireNonNegativeInteger('exponentialBackoff: retries', retries);
-  requireNonNegativeNumber('exponentialBackoff: initialDelay', initialDelay);
-  requireNonNegativeNumber('exponentialBackoff: maxDelay', maxDelay);
-  if (!Number.isFinite(factor) || factor < 1) {
-    throw new InvalidOptionError(`exponentialBackoff: factor must be a number ≥ 1; got ${String(factor)}`);
-  }
-  if (!Number.isFinite(jitter) || jitter < 0 || jitter > 1) {
-    throw new InvalidOptionError(`exponentialBackoff: jitter must be between 0 and 1; got ${String(jitter)}`);
-  }
+  requireObject(options, 'exponentialBackoff: options must be an object { retries?, initialDelay?, ... }');
+  rejectUnknownKeys(options, BACKOFF_OPTIONS, 'exponentialBackoff: unknown option');
+  const retries = wholeNumber('exponentialBackoff: retries', options.retries ?? 5, 0);
+  const initialDelay = milliseconds('exponentialBackoff: initialDelay', options.initialDelay ?? 1000, { min: 0 });
+  const factor = finiteNumber('exponentialBackoff: factor', options.factor ?? 2, { min: 1 });
+  const maxDelay = milliseconds('exponentialBackoff: maxDelay', options.maxDelay ?? 3_600_000, { min: 0 });
+  const jitter = finiteNumber('exponentialBackoff: jitter', options.jitter ?? 0.1, { min: 0, max: 1 });
   return () => {
     const delays: number[] = [];
     for (let k = 0; k < retries; k++) {
@@ -73,6 +75,8 @@ export function exponentialBackoff(options: ExponentialBackoffOptions = {}): (jo
     return { retries, delays };
   };
 }
+
+const BACKOFF_OPTIONS = new Set(['retries', 'initialDelay', 'factor', 'maxDelay', 'jitter']);
 
 /** The strategy used when neither the job type nor the worker names one. */
 export const defaultRetryStrategy: RetryStrategy = exponentialBackoff();
@@ -90,43 +94,23 @@ export function retryDelayFor(policy: RetryPolicy, attempt: number): number | nu
 
 /** Throws {@link InvalidOptionError} naming `where` unless `policy` is a well-formed {@link RetryPolicy}. */
 export function validateRetryPolicy(where: string, policy: unknown): RetryPolicy {
-  if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) {
-    throw new InvalidOptionError(`${where} must be { retries, delays? }; got ${describe(policy)}`);
+  // Called for every result of a strategy function: the message is built only when needed.
+  if (!isObject(policy)) {
+    throw new InvalidOptionError(`${where} must be { retries, delays? }; got ${describeQuoted(policy)}`);
   }
-  const { retries, delays } = policy as { retries?: unknown; delays?: unknown };
-  requireNonNegativeInteger(`${where}.retries`, retries);
+  const { retries, delays } = policy;
+  wholeNumber(`${where}.retries`, retries, 0);
   if (delays !== undefined) {
     if (!Array.isArray(delays)) {
-      throw new InvalidOptionError(`${where}.delays must be an array of milliseconds; got ${describe(delays)}`);
+      throw new InvalidOptionError(`${where}.delays must be an array of milliseconds; got ${describeQuoted(delays)}`);
     }
-    delays.forEach((delay, index) => requireNonNegativeNumber(`${where}.delays[${index}]`, delay));
+    delays.forEach((delay, index) => milliseconds(`${where}.delays[${index}]`, delay, { min: 0 }));
   }
-  return policy as RetryPolicy;
+  return policy as unknown as RetryPolicy; // checked field by field above
 }
 
 /** Throws unless `strategy` is a function or a well-formed policy. */
 export function validateRetryStrategy(where: string, strategy: unknown): RetryStrategy {
   if (typeof strategy === 'function') return strategy as RetryStrategy;
   return validateRetryPolicy(where, strategy);
-}
-
-function requireNonNegativeInteger(where: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidOptionError(`${where} must be a whole number ≥ 0; got ${describe(value)}`);
-  }
-}
-
-function requireNonNegativeNumber(where: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidOptionError(`${where} must be a number of milliseconds ≥ 0; got ${describe(value)}`);
-  }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'function') return 'a function';
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

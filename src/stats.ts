@@ -1,5 +1,5 @@
 import { countJobs } from './sql/stats.js';
-import { resolveTables, type TableOptions } from './tables.js';
+import { resolveTableOptions, type TableOptions } from './tables.js';
 import type { Queryable } from './types.js';
 
 /** Counts of the queued jobs of one job type on one queue. */
@@ -23,7 +23,7 @@ export interface JobTypeStats {
  * `due` count keeps growing has too few workers — or none that handles it.
  */
 export async function queueStats(db: Queryable, options: TableOptions = {}): Promise<JobTypeStats[]> {
-  const rows = await countJobs(db, resolveTables(options));
+  const rows = await countJobs(db, resolveTableOptions(options, 'queueStats'));
   return rows.map((row) => ({
     queue: row.queue,
     jobType: row.job_type,

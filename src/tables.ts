@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js';
+import { rejectUnknownKeys, requireObject, sqlIdentifier } from './validate.js';
 
 /**
  * Where Proletarian keeps its tables. Every function that touches the
@@ -29,19 +30,34 @@ export interface Tables {
   readonly archivedJobTableName: string;
 }
 
-// Plain lower-case identifiers only: they need no quoting in hand-written SQL,
-// fold the same way everywhere, and leave no room for injection.
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+/** The keys of {@link TableOptions}, for the option checks of every function that takes them. */
+export const TABLE_OPTION_KEYS: readonly (keyof TableOptions)[] = ['schema', 'jobTable', 'archivedJobTable'];
+const TABLE_OPTIONS = new Set<string>(TABLE_OPTION_KEYS);
+
 // PostgreSQL truncates identifiers at 63 bytes; index names add a suffix.
 const MAX_IDENTIFIER_LENGTH = 40;
 
 const cache = new Map<string, Tables>();
 
+/**
+ * {@link resolveTables} for a function whose options are table options and
+ * nothing else; `caller` names it in the error about an unknown option.
+ */
+export function resolveTableOptions(options: TableOptions, caller: string): Tables {
+  requireObject(options, `${caller}: options must be an object { schema?, jobTable?, archivedJobTable? }`);
+  rejectUnknownKeys(options, TABLE_OPTIONS, `unknown ${caller} option`);
+  return resolveTables(options);
+}
+
 /** Validates and quotes the table options once; the result is cached per combination. */
 export function resolveTables(options: TableOptions = {}): Tables {
-  const schemaName = identifier('schema', options.schema ?? 'proletarian');
-  const jobTableName = identifier('jobTable', options.jobTable ?? 'job');
-  const archivedJobTableName = identifier('archivedJobTable', options.archivedJobTable ?? 'archived_job');
+  const schemaName = sqlIdentifier('schema', options.schema ?? 'proletarian', MAX_IDENTIFIER_LENGTH);
+  const jobTableName = sqlIdentifier('jobTable', options.jobTable ?? 'job', MAX_IDENTIFIER_LENGTH);
+  const archivedJobTableName = sqlIdentifier(
+    'archivedJobTable',
+    options.archivedJobTable ?? 'archived_job',
+    MAX_IDENTIFIER_LENGTH,
+  );
   const key = `${schemaName}.${jobTableName}.${archivedJobTableName}`;
   let tables = cache.get(key);
   if (!tables) {
@@ -69,16 +85,6 @@ export function resolveTables(options: TableOptions = {}): Tables {
     cache.set(key, tables);
   }
   return tables;
-}
-
-function identifier(option: string, value: unknown): string {
-  if (typeof value !== 'string' || !IDENTIFIER.test(value) || value.length > MAX_IDENTIFIER_LENGTH) {
-    throw new InvalidOptionError(
-      `${option} must be a lower-case SQL identifier (letters a-z, digits and _, not starting with a digit, ` +
-        `at most ${MAX_IDENTIFIER_LENGTH} characters); got ${JSON.stringify(value)}`,
-    );
-  }
-  return value;
 }
 
 /** The options that resolve to `tables`, for passing them on. */

@@ -47,7 +47,11 @@ export interface JobInfo<T extends string = string> {
   readonly jobType: T;
   readonly queue: string;
   readonly payload: PayloadOf<T>;
-  /** Which run this is: 1 on the first, 2 on the first retry, and so on. */
+  /**
+   * Which attempt this is: 1 on the first, 2 on the first retry, and so on —
+   * the runs that ended in a recorded failure, plus one, in either mode. A
+   * run that died unfinished (a crash, a lost lease) is no attempt.
+   */
   readonly attempt: number;
   readonly enqueuedAt: Date;
   /** When the job became due for this attempt. */

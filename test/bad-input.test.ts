@@ -6,14 +6,24 @@ import {
   createWorker,
   enqueue,
   enqueueMany,
+  exponentialBackoff,
   InvalidNameError,
   InvalidOptionError,
   InvalidPayloadError,
   LATEST_SCHEMA_VERSION,
   migrate,
+  notifyChannel,
   ProletarianError,
+  queueStats,
   SchemaNotReadyError,
+  schemaSql,
   silentLogger,
+  type EnqueueLimits,
+  type EnqueueOptions,
+  type ExponentialBackoffOptions,
+  type JobSpec,
+  type StopOptions,
+  type TableOptions,
   type WorkerOptions,
 } from 'proletarian';
 import { createTestDatabase, databaseUrl, type TestDatabase, tablesIn } from './helpers/database.js';
@@ -214,6 +224,65 @@ describe('bad input is refused with a clear error and writes nothing', () => {
 
     it('a processIn beyond what PostgreSQL can store', async () => {
       await refused(enqueue(db.pool, 'x', {}, { ...db.tables, processIn: 1e20 }), InvalidOptionError, /processIn/);
+    });
+  });
+
+  describe('unknown options, named with the known ones', () => {
+    it('a misspelt enqueue option', async () => {
+      await refused(
+        enqueue(db.pool, 'x', {}, { ...db.tables, procesIn: 1000 } as EnqueueOptions),
+        InvalidOptionError,
+        /^unknown enqueue option "procesIn"; known options: .*\bprocessIn\b/,
+      );
+    });
+
+    it('an unknown enqueueMany option, including a per-job one given for all', async () => {
+      await refused(
+        enqueueMany(db.pool, [{ jobType: 'x', payload: {} }], { ...db.tables, maxPayloadByte: 10 } as EnqueueLimits),
+        InvalidOptionError,
+        /^unknown enqueueMany option "maxPayloadByte"; known options: .*\bmaxPayloadBytes\b/,
+      );
+      await refused(
+        enqueueMany(db.pool, [{ jobType: 'x', payload: {} }], { ...db.tables, queue: 'q' } as EnqueueLimits),
+        InvalidOptionError,
+        /unknown enqueueMany option "queue"/,
+      );
+    });
+
+    it('an unknown key of a job in enqueueMany, naming the job', async () => {
+      await refused(
+        enqueueMany(
+          db.pool,
+          [{ jobType: 'x', payload: {} }, { jobType: 'x', payload: {}, procesIn: 1000 } as JobSpec],
+          db.tables,
+        ),
+        InvalidOptionError,
+        /^jobs\[1\]: unknown option "procesIn"; known options: jobType, payload, queue, processAt, processIn$/,
+      );
+    });
+
+    it('an unknown table option of migrate, schemaSql, queueStats and notifyChannel', async () => {
+      const typo = { shema: db.schema } as TableOptions;
+      await rejectsWith(migrate(db.pool, typo), InvalidOptionError, /^unknown migrate option "shema"; known options: schema, jobTable, archivedJobTable$/);
+      await rejectsWith(queueStats(db.pool, typo), InvalidOptionError, /unknown queueStats option "shema"/);
+      throwsWith(() => schemaSql(typo), InvalidOptionError, /unknown schemaSql option "shema"/);
+      throwsWith(() => notifyChannel(typo), InvalidOptionError, /unknown notifyChannel option "shema"/);
+    });
+
+    it('an unknown option of exponentialBackoff and of stop', async () => {
+      throwsWith(
+        () => exponentialBackoff({ retry: 3 } as ExponentialBackoffOptions),
+        InvalidOptionError,
+        /^exponentialBackoff: unknown option "retry"; known options: retries, initialDelay, factor, maxDelay, jitter$/,
+      );
+      const worker = createWorker(db.pool, { ...db.tables, handlers: { x: () => {} }, log: silentLogger, queue: 'stop-options' });
+      await worker.start();
+      try {
+        await rejectsWith(worker.stop({ timout: 5 } as StopOptions), InvalidOptionError, /^stop: unknown option "timout"/);
+        assert.equal(worker.state, 'running', 'a refused stop() leaves the worker running');
+      } finally {
+        await worker.stop();
+      }
     });
   });
 

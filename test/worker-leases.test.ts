@@ -73,6 +73,7 @@ describe('worker: lease mode', () => {
       const stats = (await queueStats(db.pool, db.tables)).find((s) => s.queue === queue);
       assert.equal(stats?.leased, 1);
       assert.equal(stats?.due, 0);
+      assert.equal(stats?.retrying, 0, 'a first run is no retry');
     } finally {
       release.resolve();
       await worker.stop();
@@ -101,8 +102,10 @@ describe('worker: lease mode', () => {
     const tookOverIn = Date.now() - killedAt;
     // The child's lease lasts 1 s; one poll later the job is taken.
     assert.ok(tookOverIn < 3_000, `taken over after ${tookOverIn} ms`);
-    assert.deepEqual(ran, [2], 'the dead run counted as an attempt');
-    assert.ok(log.names().includes('job-recovered'));
+    assert.deepEqual(ran, [1], 'the dead run counted as an abandoned run, not an attempt, as in transaction mode');
+    const recovered = log.events.find((e) => e.event === 'job-recovered');
+    assert.equal(recovered?.data['abandonedRuns'], 1);
+    assert.equal((await archived(jobId))?.attempts, 1);
   });
 
   it('sets aside a job whose workers keep dying, after maxAbandonedRuns', async () => {
@@ -111,18 +114,23 @@ describe('worker: lease mode', () => {
     await crashEveryRun({ schema: db.schema, queue, runs: 2, mode: 'lease' });
     const log = recordingLogger();
     let ran = 0;
+    const hooked: string[] = [];
     const worker = createWorker(db.pool, {
       ...db.tables,
       queue,
       log,
       pollInterval: 50,
       maxAbandonedRuns: 2,
+      onFailedJob: (_job, error) => void hooked.push(error.name),
       handlers: { work: { mode: 'lease', leaseDuration: 1_000, handler: () => void ran++ } },
     });
     await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the job to be set aside' }));
     assert.equal(ran, 0, 'the poison job never ran again');
     assert.equal((await archived(jobId))?.last_error?.name, 'AbandonedJobError');
-    assert.ok(log.names().includes('job-set-aside'));
+    const setAside = log.events.find((e) => e.event === 'job-set-aside');
+    assert.equal(setAside?.data['abandonedRuns'], 2);
+    assert.equal((setAside?.data['error'] as { name: string } | undefined)?.name, 'AbandonedJobError');
+    assert.deepEqual(hooked, ['AbandonedJobError'], 'a set-aside job failed for good: onFailedJob runs, as in transaction mode');
   });
 
   it('retries a failed leased job by its retry strategy, and archives its final failure', async () => {
@@ -138,6 +146,65 @@ describe('worker: lease mode', () => {
     const row = await archived(jobId);
     assert.equal(row?.attempts, 3);
     assert.equal(row?.last_error?.message, 'attempt 3');
+  });
+
+  it('runs onFailedJob in one transaction with the archiving: its writes commit with it', async () => {
+    const queue = newQueue();
+    const jobId = await enqueue(db.pool, 'long', {}, { ...db.tables, queue });
+    const seenByHook = deferred<{ inside: unknown; outside: unknown }>();
+    const worker = leaseWorker(
+      queue,
+      () => {
+        throw new Error('for good');
+      },
+      {
+        retryStrategy: { retries: 0 },
+        onFailedJob: async (job, _error, ctx) => {
+          await ctx.db.query(`INSERT INTO "${db.schema}".effects VALUES ($1, 'hook')`, [job.jobId]);
+          const inside = await ctx.db.query(`SELECT status FROM "${db.schema}".archived_job WHERE job_id = $1`, [job.jobId]);
+          // From the pool: another connection, which sees only what has committed.
+          seenByHook.resolve({ inside: inside.rows[0]?.['status'], outside: (await archived(job.jobId))?.status });
+        },
+      },
+    );
+    await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the final failure' }));
+    assert.deepEqual(await seenByHook.promise, { inside: 'failure', outside: undefined }, 'the hook ran before the archiving committed');
+    assert.deepEqual(await effects(jobId), [{ note: 'hook' }], "the hook's write committed with the archiving");
+    assert.equal(await jobState(jobId), undefined);
+  });
+
+  it('keeps a leased job archived as failed when onFailedJob throws or swallows a failed query, undoing only its writes', async () => {
+    const hooks: NonNullable<WorkerOptions['onFailedJob']>[] = [
+      async (job, _error, ctx) => {
+        await ctx.db.query(`INSERT INTO "${db.schema}".effects VALUES ($1, 'hook')`, [job.jobId]);
+        throw new Error('hook broke');
+      },
+      async (job, _error, ctx) => {
+        await ctx.db.query(`INSERT INTO "${db.schema}".effects VALUES ($1, 'hook')`, [job.jobId]);
+        await ctx.db.query('SELECT 1/0').catch(() => {}); // leaves its part of the transaction aborted
+      },
+    ];
+    for (const onFailedJob of hooks) {
+      const queue = newQueue();
+      const jobId = await enqueue(db.pool, 'long', {}, { ...db.tables, queue });
+      const log = recordingLogger();
+      let runs = 0;
+      const worker = leaseWorker(
+        queue,
+        () => {
+          runs++;
+          throw new Error('handler broke');
+        },
+        { log, retryStrategy: { retries: 0 }, onFailedJob },
+      );
+      await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the final failure' }));
+      const row = await archived(jobId);
+      assert.deepEqual({ status: row?.status, error: row?.last_error?.message }, { status: 'failure', error: 'handler broke' });
+      assert.deepEqual(await effects(jobId), [], "the hook's writes were undone");
+      assert.equal(runs, 1);
+      assert.ok(log.names().includes('failed-job-hook-error'));
+      assert.ok(log.names().includes('job-failed'));
+    }
   });
 
   it('gives a leased job back, attempt uncounted, when the handler gives up at shutdown', async () => {

@@ -73,7 +73,10 @@ describe('worker: crashes and connection faults', () => {
     await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'failure', { what: 'the job to be set aside' }));
     assert.equal(ran, 0, 'it never ran again');
     assert.equal((await archived(jobId))?.last_error?.name, 'AbandonedJobError');
-    assert.ok(log.names().includes('job-set-aside'));
+    // The same data as in lease mode.
+    const setAside = log.events.find((e) => e.event === 'job-set-aside');
+    assert.equal(setAside?.data['abandonedRuns'], 2);
+    assert.equal((setAside?.data['error'] as { name: string } | undefined)?.name, 'AbandonedJobError');
   });
 
   it('survives its connection being terminated mid-job: the job runs again and commits once', async () => {

@@ -120,7 +120,9 @@ export function batchClaimStatement(t: Tables, filter: TypeFilter): pg.QueryArra
  * The lease claim: the oldest due job of the types in `$4` moves its
  * `process_at` to the lease's end (`$6` ms from now), so no claim sees it
  * until the lease runs out; `locked_by` names the holder (`$5`). A job
- * still marked with a holder was abandoned by it. Returns the job's due
+ * still marked with a holder was abandoned by it: that run is counted in
+ * `abandoned_runs`. `attempts` is left alone; as in transaction mode, it
+ * counts only runs that ended in a recorded failure. Returns the job's due
  * time before the lease, as epoch milliseconds.
  */
 export function leaseClaimStatement(t: Tables): pg.QueryConfig {
@@ -128,7 +130,6 @@ export function leaseClaimStatement(t: Tables): pg.QueryConfig {
     UPDATE ${t.job} AS j
     SET locked_by = $5,
         process_at = clock_timestamp() + $6::float8 * interval '1 millisecond',
-        attempts = j.attempts + 1,
         abandoned_runs = j.abandoned_runs + (j.locked_by IS NOT NULL)::int
     FROM next
     WHERE j.job_id = next.job_id
@@ -219,7 +220,7 @@ function claimedBatchOf(rows: readonly ClaimedTuple[], queue: string): ClaimedBa
   return { jobs: claimed, xid: rows[0]?.[9] ?? null };
 }
 
-/** A job row as leased: `attempts` already counts this run. */
+/** A job row as leased; `abandoned_runs` includes the run this lease found abandoned, if any. */
 export interface LeasedJobRow extends JobRow {
   abandoned_runs: number;
   /** When the job was due before the lease moved it, as epoch ms. */

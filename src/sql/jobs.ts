@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { ARCHIVE_STATUSES_SQL, type ArchiveStatus } from '../archive-status.js';
 import { toStorableText } from '../payload.js';
 import { queryAfter } from './round-trip.js';
 import type { Tables } from '../tables.js';
@@ -14,6 +15,13 @@ export interface JobRow {
   queue: string;
   job_type: string;
   payload: string;
+  /**
+   * Runs that ended in a recorded failure, in either mode: a handler's
+   * `attempt` is `attempts + 1`. Not runs started: a transaction-mode run
+   * that dies rolls back with its transaction and leaves no trace here (the
+   * claim sees it and counts it in `abandoned_runs`), and lease mode counts
+   * alike. In the archive, `attempts` counts the run that ended the job too.
+   */
   attempts: number;
   enqueued_at: Date;
   process_at: Date;
@@ -44,8 +52,8 @@ export interface NewJob {
 
 /** How a claimed job's run ended, as recorded by {@link completeJobs}. */
 export type Completion =
-  | { jobId: string; status: 'success' }
-  | { jobId: string; status: 'failure'; error: StoredError }
+  | { jobId: string; status: Extract<ArchiveStatus, 'success'> }
+  | { jobId: string; status: Extract<ArchiveStatus, 'failure'>; error: StoredError }
   | { jobId: string; status: 'retry'; delayMs: number; error: StoredError }
   /**
    * Not run: its last claim (transaction `abortedClaim`) died, with its
@@ -70,7 +78,10 @@ const statementCache = new WeakMap<Tables, JobStatements>();
 const PROCESS_AT = (processAt: string, processIn: string) =>
   `GREATEST(statement_timestamp(), COALESCE(${processAt}, statement_timestamp() + ${processIn} * interval '1 millisecond'))`;
 
-const ARCHIVED_COLUMNS =
+const SUCCESS: ArchiveStatus = 'success';
+
+/** The archive's columns, in the order every statement that archives a job fills them. */
+export const ARCHIVED_COLUMNS =
   'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error';
 
 function statements(t: Tables): JobStatements {
@@ -109,7 +120,7 @@ function statements(t: Tables): JobStatements {
       ), finished AS (
         DELETE FROM ${t.job} AS j
         USING outcome AS o
-        WHERE o.status IN ('success', 'failure') AND j.job_id = o.job_id
+        WHERE o.status IN (${ARCHIVE_STATUSES_SQL}) AND j.job_id = o.job_id
         RETURNING j.*, o.status AS final_status, o.error AS final_error
       )
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
@@ -119,7 +130,8 @@ function statements(t: Tables): JobStatements {
     // The common case, a batch that all succeeded, needs no per-job data but ids.
     const completeSuccesses = `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = ANY($1::uuid[]) RETURNING *)
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-      SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, 'success', clock_timestamp(), last_error
+      SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, '${SUCCESS}', clock_timestamp(),
+             last_error
       FROM finished`;
     const insertOne = `WITH inserted AS (
         INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)

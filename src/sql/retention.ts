@@ -1,3 +1,4 @@
+import type { ArchiveStatus } from '../archive-status.js';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
 
@@ -69,7 +70,7 @@ export async function deleteArchivedBatch(
   t: Tables,
   lower: LowerBound,
   cutoff: Date,
-  statuses: readonly string[],
+  statuses: readonly ArchiveStatus[],
   limit: number,
 ): Promise<DeletedBatch> {
   const { rows } = await db.query<{ deleted: number; last_finished_at: number | null }>(statements(t).deleteBatch, [
@@ -88,7 +89,7 @@ export async function anyArchivedLeft(
   t: Tables,
   lower: LowerBound,
   cutoff: Date,
-  statuses: readonly string[],
+  statuses: readonly ArchiveStatus[],
 ): Promise<boolean> {
   const { rows } = await db.query<{ any_left: boolean }>(statements(t).anyLeft, [lower, cutoff, statuses]);
   return rows[0]!.any_left;

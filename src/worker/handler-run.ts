@@ -1,14 +1,16 @@
 import { JobTimeoutError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
-import { retryDelayFor, validateRetryPolicy, type RetryStrategy } from '../retry.js';
+import { validateRetryPolicy, type RetryPolicy, type RetryStrategy } from '../retry.js';
 import { decodeStoredPayload } from '../payload.js';
 import type { JobRow } from '../sql/jobs.js';
 import type { JobContext, JobDb, JobInfo } from '../types.js';
 import type { ResolvedHandler } from './options.js';
+import type { FailedRun, RunOutcome } from './run-outcome.js';
 import type { WorkerRuntime } from './runtime.js';
 
 // What running a handler takes in either mode — in a batch's transaction or
-// under a lease: its context, its time limit, and what its failure means.
+// under a lease: its context, its time limit, how its failure reaches the
+// outcome's decision, and how an outcome is logged.
 
 /** The context of a job in log events. */
 export type JobLog = { slot: number; jobId: string; jobType: string; attempt: number };
@@ -129,21 +131,43 @@ export function jobContext(
   };
 }
 
-/** The delay before the next attempt, or null when the job has failed for good. */
-export function retryDelay(
+/** How `job`'s run failed with `error`, for the decision of its outcome (`decideRunOutcome`). */
+export function failedRun(
+  runtime: WorkerRuntime,
+  entry: ResolvedHandler,
+  job: JobInfo,
+  error: Error,
+  slot: number,
+): FailedRun {
+  return {
+    kind: 'failed',
+    error,
+    attempt: job.attempt,
+    stopping: runtime.shutdown.aborted,
+    retryPolicy: () => retryPolicyOf(entry.retryStrategy, job, error, runtime.emit, logOf(job, slot)),
+  };
+}
+
+/** The retry strategy's policy for this failure, or null for no retry. */
+function retryPolicyOf(
   strategy: RetryStrategy,
   job: JobInfo,
   error: Error,
   emit: EmitLog,
   jobLog: JobLog,
-): number | null {
+): RetryPolicy | null {
   try {
     const policy = typeof strategy === 'function' ? strategy(job, error) : strategy;
     if (policy === null || policy === undefined) return null;
-    return retryDelayFor(validateRetryPolicy("the retry strategy's result", policy), job.attempt);
+    return validateRetryPolicy("the retry strategy's result", policy);
   } catch (strategyError) {
     // A broken strategy must not wedge the job in a retry loop: fail it, loudly.
     emit('retry-strategy-error', { ...jobLog, ...errorData(toError(strategyError)) });
     return null;
   }
+}
+
+/** Logs a job's outcome once it has been carried out: its event, with the job's context. */
+export function logOutcome(emit: EmitLog, outcome: RunOutcome, jobLog: JobLog): void {
+  emit(outcome.event, { ...jobLog, ...outcome.data });
 }

@@ -1,11 +1,21 @@
+import { ARCHIVE_STATUSES } from '../archive-status.js';
 import { InvalidOptionError } from '../errors.js';
 import { consoleLogger, type Logger } from '../log.js';
 import { validateName } from '../payload.js';
 import { defaultRetryStrategy, validateRetryStrategy, type RetryStrategy } from '../retry.js';
-import { resolveTables, type TableOptions, type Tables } from '../tables.js';
+import { resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from '../tables.js';
+import {
+  milliseconds,
+  oneOf,
+  optionalBoolean,
+  optionalFunction,
+  rejectUnknownKeys,
+  requireObject,
+  wholeNumber,
+} from '../validate.js';
 import type { JobContext, JobHandler, JobInfo, JobType } from '../types.js';
 import { DEFAULT_QUEUE } from '../enqueue.js';
-import type { RetentionOptions } from './retention.js';
+import type { RetentionOptions } from './services/retention.js';
 
 /** A job type's handler with settings of its own. */
 export interface JobDefinition<T extends string = string> {
@@ -33,7 +43,12 @@ export type JobHandlers = {
   [T in JobType]?: JobHandler<T> | JobDefinition<T>;
 };
 
-/** Called once a job has failed for the last time, inside its transaction, just before commit. */
+/**
+ * Called once a job has failed for the last time (or was set aside after
+ * `maxAbandonedRuns`), in either mode inside the transaction that archives
+ * it, just before commit: its writes through `ctx.db` commit with the
+ * archiving. If it throws, only its own writes are undone.
+ */
 export type FailedJobHook = (job: JobInfo, error: Error, ctx: JobContext) => Promise<void> | void;
 
 /** Options of {@link createWorker}. */
@@ -99,7 +114,10 @@ export interface WorkerOptions extends TableOptions {
    * @defaultValue `3`
    */
   maxAbandonedRuns?: number;
-  /** Called after a job's final failure; if it throws, the job is still archived as failed and the error logged. */
+  /**
+   * Called after a job's final failure, in the transaction that archives it;
+   * if it throws, the job is still archived as failed and the error logged.
+   */
   onFailedJob?: FailedJobHook;
   /** Called with each error met while polling, besides logging it; the worker keeps polling with backoff. */
   onPollingError?: (error: Error) => void;
@@ -151,7 +169,7 @@ export interface ResolvedWorkerOptions {
   tables: Tables;
 }
 
-const KNOWN_OPTIONS = new Set([
+const WORKER_OPTIONS = new Set([
   'queue',
   'concurrency',
   'handlers',
@@ -169,35 +187,25 @@ const KNOWN_OPTIONS = new Set([
   'handleSignals',
   'workerId',
   'retention',
-  'schema',
-  'jobTable',
-  'archivedJobTable',
+  ...TABLE_OPTION_KEYS,
 ]);
 
 /** Validates every option once, at construction, with errors that name the option. */
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError('createWorker needs options: { handlers: { jobType: handler, ... }, ... }');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) {
-      throw new InvalidOptionError(`unknown worker option "${key}"; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
-    }
-  }
+  requireObject(options, 'createWorker needs options: { handlers: { jobType: handler, ... }, ... }');
+  rejectUnknownKeys(options, WORKER_OPTIONS, 'unknown worker option');
   const defaultStrategy =
     options.retryStrategy === undefined
       ? defaultRetryStrategy
       : validateRetryStrategy('retryStrategy', options.retryStrategy);
   const defaults: HandlerDefaults = {
     retryStrategy: defaultStrategy,
-    timeout: options.jobTimeout === undefined ? null : positiveNumber('jobTimeout', options.jobTimeout),
+    timeout: options.jobTimeout === undefined ? null : milliseconds('jobTimeout', options.jobTimeout, { above: 0 }),
   };
 
   const handlers = new Map<string, ResolvedHandler>();
-  if (options.handlers === null || typeof options.handlers !== 'object' || Array.isArray(options.handlers)) {
-    throw new InvalidOptionError('handlers must be an object mapping job types to handler functions');
-  }
-  for (const [jobType, entry] of Object.entries(options.handlers as Record<string, unknown>)) {
+  requireObject(options.handlers, 'handlers must be an object mapping job types to handler functions');
+  for (const [jobType, entry] of Object.entries(options.handlers)) {
     if (entry === undefined) continue;
     validateName('job type', jobType);
     handlers.set(jobType, resolveHandler(`handlers[${JSON.stringify(jobType)}]`, entry, defaults));
@@ -212,39 +220,37 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
 
   return {
     queue: validateName('queue', options.queue ?? DEFAULT_QUEUE),
-    concurrency: positiveInteger('concurrency', options.concurrency ?? 1),
+    concurrency: wholeNumber('concurrency', options.concurrency ?? 1, 1),
     handlers,
     fallback,
-    batchSize: positiveInteger('batchSize', options.batchSize ?? 500),
+    batchSize: wholeNumber('batchSize', options.batchSize ?? 500, 1),
     listen: optionalBoolean('listen', options.listen, true),
-    pollInterval: positiveNumber('pollInterval', options.pollInterval ?? 250),
+    pollInterval: milliseconds('pollInterval', options.pollInterval ?? 250, { above: 0 }),
     onFailedJob: optionalFunction('onFailedJob', options.onFailedJob),
     onPollingError: optionalFunction('onPollingError', options.onPollingError),
     log: resolveLogger(options.log),
-    shutdownTimeout: nonNegativeNumber('shutdownTimeout', options.shutdownTimeout ?? 10_000),
+    shutdownTimeout: milliseconds('shutdownTimeout', options.shutdownTimeout ?? 10_000, { min: 0 }),
     handleSignals: optionalBoolean('handleSignals', options.handleSignals, false),
     workerId:
       options.workerId === undefined ? `worker-${Math.random().toString(36).slice(2, 10)}` : options.workerId,
-    maxAbandonedRuns: positiveInteger('maxAbandonedRuns', options.maxAbandonedRuns ?? 3),
+    maxAbandonedRuns: wholeNumber('maxAbandonedRuns', options.maxAbandonedRuns ?? 3, 1),
     retention: resolveRetention(options.retention),
     tables: resolveTables(options),
   };
 }
 
+const RETENTION_OPTIONS = new Set(['olderThan', 'status', 'every']);
+
 function resolveRetention(retention: unknown): RetentionOptions | null {
   if (retention === undefined) return null;
-  if (retention === null || typeof retention !== 'object') {
-    throw new InvalidOptionError('retention must be { olderThan, status?, every? }');
-  }
-  const { olderThan, status, every, ...unknown } = retention as RetentionOptions;
-  const extra = Object.keys(unknown)[0];
-  if (extra) throw new InvalidOptionError(`retention: unknown option "${extra}"; known options: olderThan, status, every`);
-  positiveNumber('retention.olderThan', olderThan);
-  if (every !== undefined) positiveNumber('retention.every', every);
-  if (status !== undefined && status !== 'success' && status !== 'failure') {
-    throw new InvalidOptionError(`retention.status must be 'success' or 'failure'; got ${String(status)}`);
-  }
-  return retention as RetentionOptions;
+  requireObject(retention, 'retention must be { olderThan, status?, every? }');
+  rejectUnknownKeys(retention, RETENTION_OPTIONS, 'retention: unknown option');
+  const { olderThan, status, every } = retention;
+  return {
+    olderThan: milliseconds('retention.olderThan', olderThan, { above: 0 }),
+    ...(status === undefined ? {} : { status: oneOf('retention.status', status, ARCHIVE_STATUSES) }),
+    ...(every === undefined ? {} : { every: milliseconds('retention.every', every, { above: 0 }) }),
+  };
 }
 
 interface HandlerDefaults {
@@ -260,13 +266,7 @@ function resolveHandler(where: string, entry: unknown, defaults: HandlerDefaults
   }
   if (entry !== null && typeof entry === 'object' && typeof (entry as JobDefinition).handler === 'function') {
     const definition = entry as JobDefinition;
-    for (const key of Object.keys(definition)) {
-      if (!DEFINITION_KEYS.has(key)) {
-        throw new InvalidOptionError(
-          `${where}: unknown option "${key}"; known options: ${[...DEFINITION_KEYS].join(', ')}`,
-        );
-      }
-    }
+    rejectUnknownKeys(definition, DEFINITION_KEYS, `${where}: unknown option`);
     return {
       handler: definition.handler as JobHandler<string>,
       retryStrategy:
@@ -274,12 +274,14 @@ function resolveHandler(where: string, entry: unknown, defaults: HandlerDefaults
           ? defaults.retryStrategy
           : validateRetryStrategy(`${where}.retryStrategy`, definition.retryStrategy),
       timeout:
-        definition.timeout === undefined ? defaults.timeout : positiveNumber(`${where}.timeout`, definition.timeout),
-      mode: resolveMode(where, definition.mode),
+        definition.timeout === undefined
+          ? defaults.timeout
+          : milliseconds(`${where}.timeout`, definition.timeout, { above: 0 }),
+      mode: definition.mode === undefined ? 'transaction' : oneOf(`${where}.mode`, definition.mode, MODES),
       leaseDuration:
         definition.leaseDuration === undefined
           ? DEFAULT_LEASE_MS
-          : minimumNumber(`${where}.leaseDuration`, definition.leaseDuration, MIN_LEASE_MS),
+          : milliseconds(`${where}.leaseDuration`, definition.leaseDuration, { min: MIN_LEASE_MS }),
     };
   }
   throw new InvalidOptionError(`${where} must be a function or { handler, retryStrategy?, timeout?, mode? }`);
@@ -289,18 +291,7 @@ const DEFAULT_LEASE_MS = 30_000;
 // Renewals come every third of a lease; below this they would be most of the work.
 const MIN_LEASE_MS = 1_000;
 
-function resolveMode(where: string, mode: unknown): 'transaction' | 'lease' {
-  if (mode === undefined) return 'transaction';
-  if (mode === 'transaction' || mode === 'lease') return mode;
-  throw new InvalidOptionError(`${where}.mode must be 'transaction' or 'lease'; got ${String(mode)}`);
-}
-
-function minimumNumber(option: string, value: unknown, minimum: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < minimum) {
-    throw new InvalidOptionError(`${option} must be a number of milliseconds ≥ ${minimum}; got ${String(value)}`);
-  }
-  return value;
-}
+const MODES = ['transaction', 'lease'] as const;
 
 function resolveLogger(log: unknown): Logger {
   if (log === undefined) return consoleLogger();
@@ -314,39 +305,3 @@ function resolveLogger(log: unknown): Logger {
   }
   throw new InvalidOptionError('log must be a function (event, data) or a logger with debug/info/warn/error methods');
 }
-
-function positiveInteger(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidOptionError(`${option} must be a whole number ≥ 1; got ${String(value)}`);
-  }
-  return value;
-}
-
-function positiveNumber(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(`${option} must be a number of milliseconds > 0; got ${String(value)}`);
-  }
-  return value;
-}
-
-function nonNegativeNumber(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidOptionError(`${option} must be a number of milliseconds ≥ 0; got ${String(value)}`);
-  }
-  return value;
-}
-
-function optionalBoolean(option: string, value: unknown, defaultValue: boolean): boolean {
-  if (value === undefined) return defaultValue;
-  if (typeof value !== 'boolean') throw new InvalidOptionError(`${option} must be true or false; got ${String(value)}`);
-  return value;
-}
-
-function optionalFunction<F>(option: string, value: F | undefined): F | null {
-  if (value === undefined) return null;
-  if (typeof value !== 'function') {
-    throw new InvalidOptionError(`${option} must be a function; got ${typeof value}`);
-  }
-  return value;
-}
-

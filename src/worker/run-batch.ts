@@ -1,14 +1,34 @@
 import type pg from 'pg';
-import { AbandonedJobError, JobTimeoutError, ProletarianError, toError } from '../errors.js';
-import { errorData, type EmitLog } from '../log.js';
+import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
+import type { EmitLog } from '../log.js';
 import { beginAndClaimJobs, type ClaimedJobRow } from '../sql/claim.js';
-import { judgeEarlierClaims, type EarlierClaimsVerdict } from './earlier-claims.js';
 import { completeJobs, completeJobsAndCommit, storedErrorOf, type Completion, type JobRow } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
-import { callHandler, jobContext, jobOf, logOf, retryDelay, startDeadline, type HandlerOutcome } from './handler-run.js';
+import { requireCommitted, withConnection } from './connection.js';
+import { judgeEarlierClaims, type EarlierClaimsVerdict } from './earlier-claims.js';
+import { runFailedJobHook } from './failed-job-hook.js';
+import {
+  callHandler,
+  failedRun,
+  jobContext,
+  jobOf,
+  logOf,
+  logOutcome,
+  startDeadline,
+  type HandlerOutcome,
+} from './handler-run.js';
 import type { ResolvedHandler } from './options.js';
 import { JobTransaction } from './job-transaction.js';
+import {
+  decideRunOutcome,
+  failedForGood,
+  SUCCEEDED,
+  type Failure,
+  type RunEnd,
+  type RunOutcome,
+  type SetAside,
+} from './run-outcome.js';
 import type { InFlightWatch, WorkerRuntime } from './runtime.js';
 
 /** What a batch did, for the loop's pacing. */
@@ -24,13 +44,16 @@ export type BatchResult =
     }
   | 'abandoned';
 
-/** How one job's run ended, before its batch commits. */
-type JobResult = RanJob | { kind: 'abandoned' };
+/** A job of the batch and the outcome its run decided, before the batch commits. */
+interface DecidedJob {
+  readonly job: JobInfo;
+  readonly outcome: RunOutcome;
+  /** Its handler worked through `ctx.db`, under a savepoint. */
+  readonly usedDb: boolean;
+}
 
-/** A job whose handler ran to its end; `usedDb`: it worked through `ctx.db`, under a savepoint. */
-type RanJob =
-  | { kind: 'completed'; job: JobInfo; completion: Completion; error?: Error; usedDb?: boolean }
-  | { kind: 'interrupted'; job: JobInfo; error: Error; usedDb?: boolean };
+/** How one job's run ended: decided, or given up on by `stop()` (the whole batch is then rolled back). */
+type JobResult = DecidedJob | 'abandoned';
 
 /**
  * Claims up to `limit` due jobs of the worker's queue in one transaction and
@@ -43,15 +66,20 @@ type RanJob =
  * reset) rolls the whole batch back, leaving its jobs as they were, and is
  * thrown to the loop as a polling error.
  */
-export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: number): Promise<BatchResult> {
+export function runNextBatch(runtime: WorkerRuntime, slot: number, limit: number): Promise<BatchResult> {
+  return withConnection(runtime, slot, (client, discard) => runBatch(runtime, client, discard, slot, limit));
+}
+
+/** {@link runNextBatch} on its connection; `discard` it when it must not be reused. */
+async function runBatch(
+  runtime: WorkerRuntime,
+  client: pg.PoolClient,
+  discard: (reason: Error) => void,
+  slot: number,
+  limit: number,
+): Promise<BatchResult> {
   const { options, emit } = runtime;
   const { claim, jobTypes, start } = runtime.batches!;
-  const client = await runtime.pool.connect();
-  // A connection that dies while we hold it emits 'error'; unheard, that would
-  // crash the process. The failing query reports the same error to us.
-  const onConnectionError = (error: Error) => emit('connection-error', { slot, ...errorData(error) });
-  client.on('error', onConnectionError);
-  let broken: Error | undefined;
   let watch: InFlightWatch | undefined;
   // The claim's transaction, until it commits.
   let claimXid: string | null = null;
@@ -69,7 +97,7 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
     // One watch for the whole batch: stop() gives up on all of its jobs at once.
     watch = runtime.inFlight.watch();
     const abandoned = watch.abandoned.then((waitedMs): Abandoned => ({ abandonedAfter: waitedMs }));
-    const results: JobResult[] = [];
+    const results: DecidedJob[] = [];
     let soloNext = false;
     let savepoints = 0;
     const started = performance.now();
@@ -89,10 +117,10 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
       // others cost an await.
       const running = runJob(runtime, client, row, slot, abandoned);
       const result = running instanceof Promise ? await running : running;
-      if (result.kind === 'abandoned') {
+      if (result === 'abandoned') {
         // Closing the connection makes PostgreSQL roll the whole batch back,
         // even though the handler may still be using it.
-        broken = new ProletarianError('job abandoned at shutdown');
+        discard(new ProletarianError('job abandoned at shutdown'));
         if (results.length > 0) emit('job-abandoned', { slot, batchJobsRolledBack: results.length });
         return 'abandoned';
       }
@@ -100,63 +128,99 @@ export async function runNextBatch(runtime: WorkerRuntime, slot: number, limit: 
       results.push(result);
     }
     const handlerMs = performance.now() - started;
-
-    const completions: Completion[] = [];
-    const finalFailures: RanJob[] = [];
-    for (const result of results) {
-      if (result.kind !== 'completed') continue;
-      completions.push(result.completion);
-      if (result.completion.status === 'failure') finalFailures.push(result);
-    }
-    if (options.onFailedJob && finalFailures.length > 0) {
-      // The hook runs in the transaction, after the completion and before the commit.
-      await completeJobs(client, options.tables, completions);
-      for (const failure of finalFailures) await runFailedJobHook(runtime, client, failure.job, failure.error!, slot);
-      requireCommitted((await client.query('COMMIT')).command);
-    } else {
-      requireCommitted(await completeJobsAndCommit(client, options.tables, completions));
-    }
+    await complete(runtime, client, results, slot);
     claimXid = null;
-    logResults(emit, results, slot);
+    logOutcomes(emit, results, slot);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
-    broken = toError(error);
     // This worker lives on: the jobs did not kill it. Said before it claims again.
     if (claimXid !== null) runtime.lostTransactions.add(claimXid);
     // Its jobs are due again where they were, perhaps behind the claims' start.
     start.reset();
-    throw broken;
+    throw error;
   } finally {
     watch?.done();
-    client.off('error', onConnectionError);
-    // A connection in an unknown state is destroyed rather than reused; the
-    // server rolls back whatever it still held.
-    client.release(broken);
   }
 }
 
 /**
- * The transition of a job not run because its last claim died: that claim
- * kept for a later verdict, or — at `maxAbandonedRuns` — archived as failed,
- * since it may be what crashes or hangs the workers that run it.
+ * Carries out the batch's outcomes in one statement and commits: with
+ * `onFailedJob`, the hook runs for each job that failed for good between the
+ * two, in the same transaction.
+ */
+async function complete(
+  runtime: WorkerRuntime,
+  client: pg.PoolClient,
+  results: readonly DecidedJob[],
+  slot: number,
+): Promise<void> {
+  const { options } = runtime;
+  const completions: Completion[] = [];
+  const finalFailures: { job: JobInfo; outcome: Failure | SetAside }[] = [];
+  for (const { job, outcome } of results) {
+    const completion = completionOf(job, outcome);
+    if (completion) completions.push(completion);
+    if (failedForGood(outcome)) finalFailures.push({ job, outcome });
+  }
+  if (options.onFailedJob && finalFailures.length > 0) {
+    await completeJobs(client, options.tables, completions);
+    for (const { job, outcome } of finalFailures) await runFailedJobHook(runtime, client, job, outcome.error, slot);
+    requireCommitted((await client.query('COMMIT')).command);
+  } else {
+    requireCommitted(await completeJobsAndCommit(client, options.tables, completions));
+  }
+}
+
+/** What the completion statement records for a job's outcome; null: the job stays as it was. */
+function completionOf(job: JobInfo, outcome: RunOutcome): Completion | null {
+  switch (outcome.kind) {
+    case 'success':
+      return { jobId: job.jobId, status: 'success' };
+    case 'retry':
+      return {
+        jobId: job.jobId,
+        status: 'retry',
+        delayMs: outcome.delayMs,
+        error: storedErrorOf(outcome.error, job.attempt),
+      };
+    case 'failure':
+    case 'set-aside':
+      return { jobId: job.jobId, status: 'failure', error: storedErrorOf(outcome.error, job.attempt) };
+    case 'claim-kept': {
+      const { abortedClaim, crashes, delayMs } = outcome;
+      return { jobId: job.jobId, status: 'claim-died', abortedClaim, crashes, delayMs };
+    }
+    case 'recovered':
+      throw new ProletarianError('abandoned runs of a claimed job are counted when it dies again, not when found');
+    case 'interrupted':
+      // Its handler's writes were undone; the job itself was never touched.
+      return null;
+  }
+}
+
+/**
+ * A job not run because its last claim died: that claim kept for a later
+ * verdict, or — at `maxAbandonedRuns` — set aside, since it may be what
+ * crashes or hangs the workers that run it.
  */
 function notRun(
   runtime: WorkerRuntime,
   row: ClaimedJobRow,
   verdict: Extract<EarlierClaimsVerdict, { kind: 'claim-died' | 'set-aside' }>,
-): JobResult {
+): DecidedJob {
   const { job } = jobOf(row, row.attempts + 1);
-  if (verdict.kind === 'set-aside') {
-    return failed(job, new AbandonedJobError(verdict.abandonedRuns, runtime.options.maxAbandonedRuns));
-  }
-  const { abortedClaim, crashes, delayMs } = verdict;
-  return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'claim-died', abortedClaim, crashes, delayMs } };
-}
-
-/** The transition of a job that failed for good with `error`. */
-function failed(job: JobInfo, error: Error): RanJob {
-  const completion: Completion = { jobId: job.jobId, status: 'failure', error: storedErrorOf(error, job.attempt) };
-  return { kind: 'completed', job, completion, error };
+  const { maxAbandonedRuns } = runtime.options;
+  const end: RunEnd =
+    verdict.kind === 'set-aside'
+      ? { kind: 'abandoned', abandonedRuns: verdict.abandonedRuns, maxAbandonedRuns }
+      : {
+          kind: 'claim-died',
+          abortedClaim: verdict.abortedClaim,
+          crashes: verdict.crashes,
+          abandonedRuns: row.abandoned_runs + verdict.crashes,
+          verdictInMs: verdict.delayMs,
+        };
+  return { job, outcome: decideRunOutcome(end), usedDb: false };
 }
 
 /** Settles when `stop()` gives up on the batch's jobs. */
@@ -173,7 +237,7 @@ interface RunningJob {
 }
 
 /**
- * Runs one claimed job's handler and decides its transition; writes nothing
+ * Runs one claimed job's handler and decides its outcome; writes nothing
  * but the handler's own work. Returns synchronously when the handler did not
  * return a promise and did not touch `ctx.db`, as no-op-sized jobs do.
  */
@@ -191,7 +255,7 @@ function runJob(
     throw new ProletarianError(`claimed a job of type "${row.job_type}" that this worker has no handler for`);
   }
   const { job, decodeError } = jobOf(row, row.attempts + 1);
-  if (decodeError) return failed(job, decodeError);
+  if (decodeError) return { job, outcome: decideRunOutcome({ kind: 'undecodable', error: decodeError }), usedDb: false };
   const transaction = new JobTransaction(client);
   const running: RunningJob = { runtime, client, entry, job, transaction, slot };
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
@@ -214,22 +278,24 @@ function runJob(
     if ('abandonedAfter' in result) {
       transaction.close();
       emit('job-abandoned', { ...logOf(job, slot), waitedMs: result.abandonedAfter });
-      return { kind: 'abandoned' };
+      return 'abandoned';
     }
     return finishJob(running, result);
   });
 }
 
-/** The transition of a job whose handler ended with `outcome`; synchronous when the handler left no database work to settle. */
-function finishJob(running: RunningJob, outcome: HandlerOutcome): JobResult | Promise<JobResult> {
+/**
+ * The outcome of a job whose handler ended with `outcome`; synchronous when
+ * the handler left no database work to settle.
+ */
+function finishJob(running: RunningJob, outcome: HandlerOutcome): DecidedJob | Promise<DecidedJob> {
   running.transaction.close();
   if (running.transaction.used) return settleHandlerWork(running, outcome);
-  if (outcome.error) return failedAttempt(running, outcome.error);
-  return { kind: 'completed', job: running.job, completion: { jobId: running.job.jobId, status: 'success' } };
+  return { job: running.job, outcome: decideRunOutcome(runEndOf(running, outcome.error)), usedDb: false };
 }
 
-/** Keeps or undoes the work a handler did through `ctx.db`, then decides the job's transition. */
-async function settleHandlerWork(running: RunningJob, outcome: HandlerOutcome): Promise<JobResult> {
+/** Keeps or undoes the work a handler did through `ctx.db`, then decides the job's outcome. */
+async function settleHandlerWork(running: RunningJob, outcome: HandlerOutcome): Promise<DecidedJob> {
   const { client, job, transaction } = running;
   // A handler that outlived its timeout may still have a query running on
   // the batch's connection; it must end before the savepoint can be undone.
@@ -238,7 +304,7 @@ async function settleHandlerWork(running: RunningJob, outcome: HandlerOutcome): 
   if (!failure) {
     try {
       await transaction.keepHandlerWork();
-      return { kind: 'completed', job, completion: { jobId: job.jobId, status: 'success' }, usedDb: true };
+      return { job, outcome: decideRunOutcome(SUCCEEDED), usedDb: true };
     } catch (error) {
       // The handler returned normally but left its part of the transaction
       // unusable: it caught a failed query.
@@ -250,82 +316,19 @@ async function settleHandlerWork(running: RunningJob, outcome: HandlerOutcome): 
     }
   }
   await transaction.rollbackHandlerWork();
-  return { ...failedAttempt(running, failure), usedDb: true };
+  return { job, outcome: decideRunOutcome(runEndOf(running, failure)), usedDb: true };
 }
 
-/** The transition of a failed attempt whose writes, if any, are undone: a retry, a final failure, or — at shutdown — none. */
-function failedAttempt({ runtime, entry, job, slot }: RunningJob, failure: Error): RanJob {
-  if (runtime.shutdown.aborted) {
-    // Most likely the handler gave up because of ctx.signal: a shutdown, not a
-    // fault of the job, so it stays queued and no attempt is counted.
-    return { kind: 'interrupted', job, error: failure };
-  }
-  const delay = retryDelay(entry.retryStrategy, job, failure, runtime.emit, logOf(job, slot));
-  if (delay === null) return failed(job, failure);
-  const completion: Completion = {
-    jobId: job.jobId,
-    status: 'retry',
-    delayMs: delay,
-    error: storedErrorOf(failure, job.attempt),
-  };
-  return { kind: 'completed', job, completion, error: failure };
+/** How a run ended whose handler threw `error`, or returned when there is none. */
+function runEndOf({ runtime, entry, job, slot }: RunningJob, error: Error | undefined): RunEnd {
+  return error ? failedRun(runtime, entry, job, error, slot) : SUCCEEDED;
 }
 
 /** Logged after the commit, so the log never tells of work that was rolled back. */
-function logResults(emit: EmitLog, results: readonly JobResult[], slot: number): void {
+function logOutcomes(emit: EmitLog, results: readonly DecidedJob[], slot: number): void {
   const logSuccesses = emit.enabled('job-succeeded');
-  for (const result of results) {
-    if (result.kind === 'abandoned') continue;
-    if (result.kind === 'interrupted') {
-      emit('job-interrupted', { ...logOf(result.job, slot), ...errorData(result.error) });
-      continue;
-    }
-    const { completion } = result;
-    if (completion.status === 'success') {
-      if (logSuccesses) emit('job-succeeded', logOf(result.job, slot));
-      continue;
-    }
-    const jobLog = logOf(result.job, slot);
-    if (completion.status === 'claim-died') {
-      const data = { ...jobLog, verdictInMs: completion.delayMs ?? 0 };
-      emit(completion.crashes > 0 ? 'job-recovered' : 'job-claim-died', data);
-      continue;
-    }
-    if (result.error instanceof AbandonedJobError) emit('job-set-aside', { ...jobLog, ...errorData(result.error) });
-    else if (completion.status === 'retry') {
-      emit('job-retry-scheduled', { ...jobLog, delayMs: completion.delayMs, ...errorData(result.error!) });
-    } else emit('job-failed', { ...jobLog, ...errorData(result.error!) });
-  }
-}
-
-/**
- * COMMIT on an aborted transaction "succeeds" as a ROLLBACK; a batch that
- * silently rolls back runs again forever, so that is an error here.
- */
-function requireCommitted(command: string): void {
-  if (command !== 'COMMIT') {
-    throw new ProletarianError(`the batch's transaction was rolled back at commit (${command})`);
-  }
-}
-
-async function runFailedJobHook(
-  runtime: WorkerRuntime,
-  client: pg.PoolClient,
-  job: JobInfo,
-  error: Error,
-  slot: number,
-): Promise<void> {
-  const hookTransaction = new JobTransaction(client);
-  try {
-    await runtime.options.onFailedJob!(job, error, jobContext(runtime, job, hookTransaction.db, slot));
-    // Fails if the hook caught a failed query: its part of the transaction is
-    // then aborted, and committing would silently undo the archiving.
-    await hookTransaction.keepHandlerWork();
-  } catch (hookError) {
-    // The job stays archived as failed; only the hook's own writes are undone.
-    await hookTransaction.rollbackHandlerWork();
-    runtime.emit('failed-job-hook-error', { ...logOf(job, slot), ...errorData(toError(hookError)) });
-  } finally {
-    hookTransaction.close();
+  for (const { job, outcome } of results) {
+    if (outcome.kind === 'success' && !logSuccesses) continue;
+    logOutcome(emit, outcome, logOf(job, slot));
   }
 }

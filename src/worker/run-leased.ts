@@ -1,11 +1,14 @@
 import type pg from 'pg';
-import { AbandonedJobError, LeaseLostError, toError } from '../errors.js';
+import { LeaseLostError, ProletarianError, toError } from '../errors.js';
 import { errorData } from '../log.js';
 import { leaseNextJob, type LeasedJobRow } from '../sql/claim.js';
 import { archiveLeasedJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
 import { storedErrorOf } from '../sql/jobs.js';
-import type { JobDb } from '../types.js';
-import { callHandler, jobContext, jobOf, logOf, retryDelay, startDeadline } from './handler-run.js';
+import type { JobDb, JobInfo } from '../types.js';
+import { requireCommitted, withConnection } from './connection.js';
+import { runFailedJobHook } from './failed-job-hook.js';
+import { callHandler, failedRun, jobContext, jobOf, logOf, logOutcome, startDeadline } from './handler-run.js';
+import { decideRunOutcome, SUCCEEDED, type RunOutcome } from './run-outcome.js';
 import type { WorkerRuntime } from './runtime.js';
 
 /** What a lease-mode turn of a loop did. */
@@ -21,7 +24,6 @@ export type LeasedResult = 'empty' | 'processed' | 'abandoned';
 export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Promise<LeasedResult> {
   const { options, emit, pool, leaseHolder: holder } = runtime;
   const { claim, jobTypes, leaseMs, start } = runtime.leases!;
-  const t = options.tables;
   const claimFrom = start.next();
   let row: LeasedJobRow | null;
   try {
@@ -33,21 +35,24 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   start.found(claimFrom, row?.due_ms ?? null);
   if (!row) return 'empty';
   const entry = options.handlers.get(row.job_type)!;
-  // The lease counted this run already.
-  const { job, decodeError } = jobOf(row, row.attempts);
+  const { job, decodeError } = jobOf(row, row.attempts + 1);
   const jobLog = logOf(job, slot);
-  if (row.abandoned_runs >= options.maxAbandonedRuns) {
-    const error = new AbandonedJobError(row.abandoned_runs, options.maxAbandonedRuns);
-    await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedErrorOf(error, job.attempt));
-    emit('job-set-aside', { ...jobLog, abandonedRuns: row.abandoned_runs });
-    return 'processed';
+  if (row.abandoned_runs > 0) {
+    // Runs of it died unfinished; the lease counted the last one if the job
+    // was still marked with its holder. Unless they are now too many, the job
+    // runs at once, under this lease.
+    const outcome = decideRunOutcome({
+      kind: 'abandoned',
+      abandonedRuns: row.abandoned_runs,
+      maxAbandonedRuns: options.maxAbandonedRuns,
+    });
+    await settleLeasedJob(runtime, job, outcome, slot);
+    if (outcome.kind === 'set-aside') return 'processed';
   }
   if (decodeError) {
-    await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedErrorOf(decodeError, job.attempt));
-    emit('job-failed', { ...jobLog, ...errorData(decodeError) });
+    await settleLeasedJob(runtime, job, decideRunOutcome({ kind: 'undecodable', error: decodeError }), slot);
     return 'processed';
   }
-  if (row.abandoned_runs > 0) emit('job-recovered', { ...jobLog, abandonedRuns: row.abandoned_runs });
 
   const deadline = startDeadline(entry.timeout, job.jobType, runtime.shutdown);
   const heartbeat = startHeartbeat(pool, runtime, job.jobId, entry.leaseDuration, () => {
@@ -71,39 +76,71 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
     return 'abandoned';
   }
   if (heartbeat.lost) return 'processed';
-
-  const failure = result.error;
-  if (!failure) {
-    if (await archiveLeasedJob(pool, t, job.jobId, holder, 'success', null)) {
-      if (emit.enabled('job-succeeded')) emit('job-succeeded', jobLog);
-    } else emit('lease-lost', jobLog);
-    return 'processed';
-  }
-  if (runtime.shutdown.aborted) {
-    await releaseLeasedJob(pool, t, job.jobId, holder);
-    emit('job-interrupted', { ...jobLog, ...errorData(failure) });
-    return 'processed';
-  }
-  const delay = retryDelay(entry.retryStrategy, job, failure, emit, jobLog);
-  if (delay !== null) {
-    if (await retryLeasedJob(pool, t, job.jobId, holder, delay, storedErrorOf(failure, job.attempt))) {
-      emit('job-retry-scheduled', { ...jobLog, delayMs: delay, ...errorData(failure) });
-    } else emit('lease-lost', jobLog);
-    return 'processed';
-  }
-  if (!(await archiveLeasedJob(pool, t, job.jobId, holder, 'failure', storedErrorOf(failure, job.attempt)))) {
-    emit('lease-lost', jobLog);
-    return 'processed';
-  }
-  emit('job-failed', { ...jobLog, ...errorData(failure) });
-  if (options.onFailedJob) {
-    try {
-      await options.onFailedJob(job, failure, jobContext(runtime, job, poolDb(pool), slot));
-    } catch (hookError) {
-      emit('failed-job-hook-error', { ...jobLog, ...errorData(toError(hookError)) });
-    }
-  }
+  const end = result.error ? failedRun(runtime, entry, job, result.error, slot) : SUCCEEDED;
+  await settleLeasedJob(runtime, job, decideRunOutcome(end), slot);
   return 'processed';
+}
+
+/**
+ * Carries out a leased job's outcome — only while the lease is still ours —
+ * and logs it, or `lease-lost` when the lease was gone.
+ */
+async function settleLeasedJob(runtime: WorkerRuntime, job: JobInfo, outcome: RunOutcome, slot: number): Promise<void> {
+  const { pool, options, leaseHolder: holder } = runtime;
+  const t = options.tables;
+  let ours: boolean;
+  switch (outcome.kind) {
+    case 'success':
+      ours = await archiveLeasedJob(pool, t, job.jobId, holder, 'success', null);
+      break;
+    case 'retry': {
+      const storedError = storedErrorOf(outcome.error, job.attempt);
+      ours = await retryLeasedJob(pool, t, job.jobId, holder, outcome.delayMs, storedError);
+      break;
+    }
+    case 'failure':
+    case 'set-aside':
+      ours = await archiveFailedLeasedJob(runtime, job, outcome.error, slot);
+      break;
+    case 'recovered':
+      // The lease that found the abandoned run counted it.
+      ours = true;
+      break;
+    case 'claim-kept':
+      throw new ProletarianError('a leased job keeps no died claim: leases are not claimed in a transaction');
+    case 'interrupted':
+      ours = await releaseLeasedJob(pool, t, job.jobId, holder);
+      break;
+  }
+  if (ours) logOutcome(runtime.emit, outcome, logOf(job, slot));
+  else runtime.emit('lease-lost', logOf(job, slot));
+}
+
+/**
+ * Archives a leased job that failed for good; false when the lease was lost,
+ * and then nothing is written. With `onFailedJob`, the archiving and the hook
+ * share one transaction, as in transaction mode: the hook's writes commit
+ * with the archiving, and a hook that throws has only its own writes undone.
+ */
+async function archiveFailedLeasedJob(
+  runtime: WorkerRuntime,
+  job: JobInfo,
+  error: Error,
+  slot: number,
+): Promise<boolean> {
+  const { pool, options, leaseHolder: holder } = runtime;
+  const storedError = storedErrorOf(error, job.attempt);
+  if (!options.onFailedJob) return archiveLeasedJob(pool, options.tables, job.jobId, holder, 'failure', storedError);
+  return withConnection(runtime, slot, async (client) => {
+    await client.query('BEGIN');
+    if (!(await archiveLeasedJob(client, options.tables, job.jobId, holder, 'failure', storedError))) {
+      await client.query('ROLLBACK');
+      return false;
+    }
+    await runFailedJobHook(runtime, client, job, error, slot);
+    requireCommitted((await client.query('COMMIT')).command);
+    return true;
+  });
 }
 
 /**

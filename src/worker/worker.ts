@@ -6,14 +6,16 @@ import { checkSchema } from '../migrate.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
 import { batchClaimStatement, leaseClaimStatement } from '../sql/claim.js';
 import { notifyChannelFor } from '../sql/jobs.js';
+import { milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
 import { ClaimStart } from './claim-start.js';
 import { IdleWaiters } from './idle.js';
 import { LostTransactions } from './lost-transactions.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
-import { startRetention } from './retention.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { InFlightJobs, type WorkerRuntime } from './runtime.js';
+import { periodicServices } from './services/index.js';
+import type { PeriodicService } from './services/periodic-service.js';
 
 /** Options of {@link Worker.stop}. */
 export interface StopOptions {
@@ -43,6 +45,8 @@ export interface Worker {
    */
   stop(options?: StopOptions): Promise<void>;
 }
+
+const STOP_OPTIONS = new Set(['timeout']);
 
 // Time given to loops to unwind after their jobs were abandoned.
 const ABANDON_GRACE_MS = 2_000;
@@ -75,7 +79,7 @@ class QueueWorker implements Worker {
   #loops: Promise<void>[] = [];
   #lostTransactions = new LostTransactions();
   #removeListeners: () => void = () => {};
-  #retentionRound: () => Promise<void> = () => Promise.resolve();
+  #services: readonly PeriodicService[];
 
   constructor(pool: pg.Pool, options: ResolvedWorkerOptions) {
     this.#pool = pool;
@@ -83,6 +87,7 @@ class QueueWorker implements Worker {
     this.id = options.workerId;
     this.queue = options.queue;
     this.#emit = createEmitter(options.log, { workerId: options.workerId, queue: options.queue });
+    this.#services = periodicServices(pool, options, this.#emit);
   }
 
   get state(): WorkerState {
@@ -141,17 +146,19 @@ class QueueWorker implements Worker {
       jobTypes: options.fallback ? 'all' : [...options.handlers.keys()],
     });
     this.#loops = Array.from({ length: options.concurrency }, (_, slot) => runLoop(runtime, this.#idle, slot));
-    this.#retentionRound = options.retention
-      ? startRetention(this.#pool, options.tables, options.retention, runtime.shutdown, this.#emit)
-      : () => Promise.resolve();
+    for (const service of this.#services) service.start();
   }
 
   stop(stopOptions: StopOptions = {}): Promise<void> {
     if (this.#stopping) return this.#stopping;
     if (this.#state === 'idle' || this.#state === 'stopped') return Promise.resolve();
-    const timeout = stopOptions.timeout ?? this.#options.shutdownTimeout;
-    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
-      return Promise.reject(new InvalidOptionError(`stop: timeout must be a number of ms ≥ 0; got ${String(timeout)}`));
+    let timeout: number;
+    try {
+      requireObject(stopOptions, 'stop: options must be an object { timeout? }');
+      rejectUnknownKeys(stopOptions, STOP_OPTIONS, 'stop: unknown option');
+      timeout = milliseconds('stop: timeout', stopOptions.timeout ?? this.#options.shutdownTimeout, { min: 0 });
+    } catch (error) {
+      return Promise.reject(error);
     }
     this.#state = 'stopping';
     this.#stopping = this.#stop(timeout);
@@ -164,13 +171,14 @@ class QueueWorker implements Worker {
     this.#emit('worker-stopping', { timeoutMs: timeout });
     this.#shutdown.abort();
     this.#idle.wakeAll();
+    const servicesStopped = Promise.all(this.#services.map((service) => service.stop()));
     const loopsDone = Promise.all(this.#loops);
     let finished = await settlesWithin(loopsDone, timeout);
     if (!finished) {
       this.#inFlight.abandonAll(timeout);
       finished = await settlesWithin(loopsDone, ABANDON_GRACE_MS);
     }
-    await settlesWithin(this.#retentionRound(), ABANDON_GRACE_MS);
+    await settlesWithin(servicesStopped, ABANDON_GRACE_MS);
     // Lost transactions not yet reported would count against their jobs as crashes.
     if (this.#lostTransactions.pending) {
       const reported = this.#lostTransactions.report(this.#pool, this.#options.tables).catch(() => {});
