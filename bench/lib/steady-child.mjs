@@ -6,7 +6,8 @@
 // Messages, besides bench/child.mjs's ready / go / stop / done:
 //   runner → child   { type: 'phase', name }
 //   worker → runner  { type: 'progress', finished, started, repeats }   every 25 ms
-//                    { type: 'phase-summary', phase, pickup, events }   when a phase ends
+//                    { type: 'phase-summary', phase, pickup, events }   every second (so far,
+//                      should the process die) and when a phase ends
 //   producer → runner { type: 'progress', produced, calls, errorCalls, errorJobs, lastError }   every 100 ms
 //   runner → producer { type: 'finished', n }   (depth) the worker's count, relayed
 //                     { type: 'rate', factor }  (fixed) the burst begins or ends
@@ -17,6 +18,7 @@ import { Histogram } from './histogram.mjs';
 
 const WORKER_PROGRESS_MS = 25; // the depth producer tops up from this count
 const PRODUCER_PROGRESS_MS = 100;
+const SUMMARY_MS = 1_000;
 
 /** Wall-clock ms with a fraction, comparable between the two processes. */
 const now = () => performance.timeOrigin + performance.now();
@@ -46,8 +48,8 @@ export async function steadyWorker(system, spec, io) {
   const worker = await system.worker(spec.ns, handle, { concurrency: spec.concurrency, settings: spec.settings });
   const loggedNow = () => ({ ...(worker.report?.()?.logged ?? {}) });
 
-  const endPhase = () => {
-    if (phase === null) return;
+  // The phase so far: its pickup waits, and the events the worker logged in it.
+  const summarizePhase = () => {
     const logged = loggedNow();
     const events = {};
     for (const [event, n] of Object.entries(logged)) {
@@ -55,7 +57,11 @@ export async function steadyWorker(system, spec, io) {
       if (delta) events[event] = delta;
     }
     io.send({ type: 'phase-summary', phase, pickup: pickup.summary(), events });
-    eventsAtPhaseStart = logged;
+    return logged;
+  };
+  const endPhase = () => {
+    if (phase === null) return;
+    eventsAtPhaseStart = summarizePhase();
     pickup = new Histogram();
   };
   io.on('phase', ({ name }) => {
@@ -67,9 +73,11 @@ export async function steadyWorker(system, spec, io) {
   const go = await io.next('go');
   phase = go.phase;
   const ticker = setInterval(() => io.send({ type: 'progress', finished, started, repeats }), WORKER_PROGRESS_MS);
+  const summaries = setInterval(summarizePhase, SUMMARY_MS);
   await worker.start();
   await io.next('stop');
   clearInterval(ticker);
+  clearInterval(summaries);
   endPhase();
   io.send({ type: 'progress', finished, started, repeats });
   let stopError = null;

@@ -108,6 +108,9 @@ export function summarizeSteady(workload, size, rows, samples, failures) {
       failedSinceKills: summarize(list.map((s) => s.failedSinceKills)),
       drainLeft: summarize(list.map((s) => s.drain.left)),
       exits: list.flatMap((s) => s.exits),
+      stoppedProcessing: list.map((s) => s.stoppedProcessing).filter(Boolean),
+      // The first phase in which the worker died or stopped processing, in any repetition.
+      stoppedIn: firstPhase([...list.flatMap((s) => s.exits.filter((e) => e.process === 'worker')), ...list.map((s) => s.stoppedProcessing).filter(Boolean)].map((e) => e.phase)),
       options: list[0]?.info,
       summary: summarize(list.map((s) => s.value)),
       samples: list,
@@ -117,6 +120,12 @@ export function summarizeSteady(workload, size, rows, samples, failures) {
   out.ratios = steadyRatios(out);
   out.targets = steadyTargets(out, w8);
   return out;
+}
+
+function firstPhase(names) {
+  const order = [...PHASES, 'drain'];
+  const known = names.filter((name) => order.includes(name)).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  return known[0] ?? null;
 }
 
 function sumCounts(list) {
@@ -169,18 +178,26 @@ function steadyRatios(result) {
 function steadyTargets(result, w8) {
   const t = w8.targets;
   const targets = [];
-  const add = (cell, phase, what, value, met) => targets.push({ cell, phase, what, value, met });
+  const order = [...PHASES, 'drain'];
   for (const group of groups(result)) {
     const ours = group.entries[OURS];
     if (!ours) continue;
+    // A number missing because proletarian's worker had stopped is a miss, not n/a.
+    const stopped = (phase) => ours.stoppedIn !== null && order.indexOf(ours.stoppedIn) <= order.indexOf(phase.split(' ')[0]);
+    const add = (cell, phase, what, value, met) =>
+      targets.push(met === null && stopped(phase) ? { cell, phase, what, value: `no number: the worker stopped in ${ours.stoppedIn}`, met: false } : { cell, phase, what, value, met });
     const phases = result.phases.filter((p) => p !== 'warmup' && ours.phases[p]);
     if (group.producer === 'depth' && group.concurrency === 16) {
       for (const phase of phases) {
         const mine = ours.phases[phase];
         for (const peer of PEERS) {
-          const theirs = group.entries[peer]?.phases[phase];
-          const r = ratio(mine.rate.median, theirs?.rate.median);
-          add(group.title, phase, `completion rate ≥ ${t.depthRatio}× ${peer}'s`, Number.isFinite(r) ? times(r) : 'n/a', Number.isFinite(r) ? r >= t.depthRatio : null);
+          const theirs = group.entries[peer]?.phases[phase]?.rate.median;
+          const what = `completion rate ≥ ${t.depthRatio}× ${peer}'s`;
+          if (theirs === 0 && mine.rate.median > 0) add(group.title, phase, what, `${peer} completed none`, true);
+          else {
+            const r = ratio(mine.rate.median, theirs);
+            add(group.title, phase, what, Number.isFinite(r) ? times(r) : 'n/a', Number.isFinite(r) ? r >= t.depthRatio : null);
+          }
         }
         const p99 = mine.p99.median;
         add(group.title, phase, `pickup p99 < ${ms(t.depthP99Ms)} ms`, `${ms(p99)} ms`, Number.isFinite(p99) ? p99 < t.depthP99Ms : null);
@@ -244,6 +261,11 @@ function steadyTables(result) {
     const notes = [];
     for (const [system, entry] of Object.entries(group.entries)) {
       for (const exit of entry.exits) notes.push(`${system}: the ${exit.process} process stopped during ${exit.phase} (${exit.second} s): ${exit.reason}`);
+      if (entry.exits.every((e) => e.process !== 'worker')) {
+        for (const stop of entry.stoppedProcessing) {
+          notes.push(`${system}: the worker stopped processing during ${stop.phase} (its last job finished at ${stop.second} s) and did not recover; its process kept running`);
+        }
+      }
       const left = entry.drainLeft.median;
       if (left > 0) notes.push(`${system}: ${fmtInt(left)} jobs still unfinished after the final drain`);
       for (const failure of entry.failures) notes.push(`${system}: trial failed: ${failure}`);

@@ -97,6 +97,10 @@ export async function runSteadyCell(ctx, row, ns, admin) {
   };
   const mark = () => ({ at: performance.now(), ...counts });
 
+  // On Ctrl-C the runner kills both processes: not worth a warning.
+  addCleanup(() => {
+    expectedExit.worker = expectedExit.producer = true;
+  });
   let sampling = false;
   let sampler = Promise.resolve();
   try {
@@ -203,6 +207,14 @@ export async function runSteadyCell(ctx, row, ns, admin) {
       };
       if (failed !== null) failedBefore = failed;
     }
+    // A worker that finished nothing in the drain while jobs were left has
+    // stopped processing (whether or not its process still runs): since when.
+    const names = [...phases, 'drain'];
+    let stoppedProcessing = null;
+    if (left > 0 && counts.finished === drainFrom) {
+      const last = timeline.findLastIndex((sample, k) => k > 0 && sample[2] > timeline[k - 1][2]);
+      stoppedProcessing = last > 0 ? { phase: names[timeline[last][1]], second: timeline[last][0] } : { phase: phases[0], second: 0 };
+    }
     const kills = records.findIndex((r) => r.name === 'kills');
     const failedBeforeKills = kills > 0 ? records[kills - 1].snapshot.failures.failed : initial.failures.failed;
     return {
@@ -227,11 +239,12 @@ export async function runSteadyCell(ctx, row, ns, admin) {
         repeats: counts.repeats,
       },
       exits,
+      stoppedProcessing,
       workerStop: workerDone.error ?? workerDone.stopError ?? null,
       workerLog: workerDone.firstProblem ?? null,
       producerStop: producerDone.error ?? producerDone.closeError ?? null,
       info: { worker: workerReady.info, producer: producerReady.info },
-      timeline: { columns: ['second', 'phase', 'finished', 'produced', 'due'], phases: [...phases, 'drain'], rows: timeline },
+      timeline: { columns: ['second', 'phase', 'finished', 'produced', 'due'], phases: names, rows: timeline },
     };
   } finally {
     sampling = false;

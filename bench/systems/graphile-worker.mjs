@@ -121,12 +121,13 @@ export default {
     const maxPoolSize = Math.max(cfg.maxPoolSize, concurrency + 1);
     let runner;
     let fatal = null;
+    let stopping = false;
     return {
       info: { concurrency, maxPoolSize, localQueueSize: cfg.localQueueSize },
       report: () => {
         const r = report();
         if (!fatal) return r;
-        return { logged: { ...r?.logged, 'runner stopped': 1 }, firstProblem: r?.firstProblem ?? `runner stopped: ${fatal.message}` };
+        return { logged: { ...r?.logged, [`runner stopped: ${fatal.message.slice(0, 60)}`]: 1 }, firstProblem: r?.firstProblem ?? `runner stopped: ${fatal.message}` };
       },
       async start() {
         runner = await run({
@@ -145,13 +146,20 @@ export default {
             },
           },
         });
-        // Rejects when the worker gives up for good; an app awaiting it would
-        // exit. Kept for the report instead, so the runner sees the stall.
-        runner.promise.catch((error) => {
-          fatal ??= error;
-        });
+        // Settles when the runner stops, which it also does by itself after
+        // errors it cannot get past; an app awaiting it would exit then. Kept
+        // for the report instead, so that the stall shows.
+        runner.promise.then(
+          () => {
+            if (!stopping) fatal ??= new Error('the runner stopped by itself');
+          },
+          (error) => {
+            fatal ??= error;
+          },
+        );
       },
       async stop() {
+        stopping = true;
         await runner?.stop();
       },
     };
