@@ -10,29 +10,49 @@
 //   kind 'drain' (timed by the runner, which polls the queue until it is empty):
 //     child → { type: 'all-handled', handled }  as soon as `spec.jobs` handler calls have started
 //     runner → { type: 'stop' }
+//   kind 'steady-worker' | 'steady-producer' (W8): see bench/lib/steady-child.mjs
 //   child  → { type: 'done', maxRssKb, handled, cpuMicros, report }, then exits
-//   child  → { type: 'error', message, stack } on failure
+//   child  → { type: 'error', message, stack } on failure, or on an error
+//            nothing caught (then the process exits, as an app would)
 //
-// spec: { system, kind, ns, jobs, warmup, handler: 'noop' | 'update', workerOptions, w4, w5 }
+// spec: { system, kind, ns, jobs, warmup, handler: 'noop' | 'update', workerOptions, w4, w5,
+//         appName (PGAPPNAME for every connection), w8, producer, concurrency, settings }
 
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newPool, ident } from './lib/pg.mjs';
+import { steadyProducer, steadyWorker } from './lib/steady-child.mjs';
 import { getSystem } from './systems/index.mjs';
 
 // The runner gone (killed, crashed): do not linger.
 process.on('disconnect', () => process.exit(2));
 process.on('SIGTERM', () => process.exit(143));
 
+// An error nothing caught (a library's, after its connection was killed, say)
+// ends the process as it would end an app, but the runner learns why.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (error) => {
+    send({ type: 'error', message: `${event}: ${error?.message ?? String(error)}`, stack: error?.stack }).finally(() => process.exit(1));
+  });
+}
+
 const inbox = [];
 const waiters = new Map();
+const subscribers = new Map();
 process.on('message', (message) => {
+  const subscriber = subscribers.get(message?.type);
+  if (subscriber) return subscriber(message);
   const waiter = waiters.get(message?.type);
   if (waiter) {
     waiters.delete(message.type);
     waiter(message);
   } else inbox.push(message);
 });
+
+/** Calls fn for every message of this type from now on (W8's phases and relayed counts). */
+function on(type, fn) {
+  subscribers.set(type, fn);
+}
 
 function next(type) {
   const index = inbox.findIndex((m) => m.type === type);
@@ -41,11 +61,16 @@ function next(type) {
 }
 
 function send(message) {
-  return new Promise((resolve) => process.send(message, () => resolve()));
+  return new Promise((resolve) => {
+    if (!process.connected) return resolve();
+    process.send(message, () => resolve());
+  });
 }
 
 async function main() {
   const { spec } = await next('spec');
+  // Read by pg for every connection it opens: W8 kills the backends by this name.
+  if (spec.appName) process.env.PGAPPNAME = spec.appName;
   const system = getSystem(spec.system);
   let result;
   switch (spec.kind) {
@@ -60,6 +85,12 @@ async function main() {
       break;
     case 'drain':
       result = await drain(system, spec);
+      break;
+    case 'steady-worker':
+      result = await steadyWorker(system, spec, { send, next, on });
+      break;
+    case 'steady-producer':
+      result = await steadyProducer(system, spec, { send, next, on });
       break;
     default:
       throw new Error(`unknown trial kind ${spec.kind}`);

@@ -17,6 +17,14 @@ export const MODES = {
     W5: { jobs: 20_000 },
     W6: { jobs: 100_000, archived: 1_000_000, future: 1_000_000, otherQueue: 100_000 },
     W7: { jobs: 100_000 },
+    // W8: seconds of each phase, in this order (0 leaves a phase out); then up
+    // to drainSeconds for the worker to finish what is left. W8 runs one
+    // repetition unless --reps is given: each cell takes minutes.
+    W8: {
+      repetitions: 1,
+      phases: { warmup: 20, clean: 60, held: 120, kills: 30, burst: 15, recovery: 45 },
+      drainSeconds: 30,
+    },
     // A trial (one system, one repetition) that takes longer is stopped and reported as failed.
     trialTimeoutMs: 10 * 60_000,
   },
@@ -29,6 +37,11 @@ export const MODES = {
     W5: { jobs: 1_000 },
     W6: { jobs: 3_000, archived: 20_000, future: 20_000, otherQueue: 3_000 },
     W7: { jobs: 3_000 },
+    W8: {
+      repetitions: 1,
+      phases: { warmup: 5, clean: 10, held: 15, kills: 10, burst: 5, recovery: 10 },
+      drainSeconds: 10,
+    },
     trialTimeoutMs: 60_000,
   },
 };
@@ -102,6 +115,45 @@ export const WORKLOADS = {
   // W7: jobs claimed per transaction by the raw-SQL loop; 'batchSize' means
   // proletarian's optional batchSize above. Concurrency is proletarian's.
   W7: { batches: [1, 'batchSize'] },
+  // W8, steady state: a producer process and a worker process side by side,
+  // through phases of trouble (see docs/benchmarks.md). One cell per
+  // producer × concurrency × system.
+  W8: {
+    producers: ['fixed', 'depth'],
+    // How many handlers run at once: proletarian's and graphile-worker's
+    // `concurrency`, BullMQ's `concurrency`, pg-boss's `localConcurrency`
+    // (each of its workers runs its batch's handlers one after another).
+    concurrency: [4, 16],
+    handlerMs: 1, // each handler awaits a timer of this many ms
+    payloadBytes: 256, // the JSON payload, enqueue time and index included
+    // fixed: enqueue `rate` jobs/s, one batched call every tickMs (a slow call
+    // makes the next one larger); burstFactor × rate during the burst phase.
+    rate: 800,
+    burstFactor: 1.5,
+    tickMs: 20,
+    // depth: every topUpMs, enqueue what brings the jobs enqueued and not yet
+    // finished (by the counts of the producer and of the worker) up to `depth`.
+    depth: 4_000,
+    topUpMs: 75,
+    maxBatch: 1_000, // jobs per enqueue call at most
+    killEveryMs: 500, // kills phase: pg_terminate_backend this often
+    sampleEveryMs: 1_000, // completed, produced and due jobs, sampled this often
+    // Settings that differ from the other workloads', per system.
+    systems: {
+      // 500 jobs a batch (W3's) would leave workers idle (16 × 500 > 4,000
+      // jobs queued) and make a job wait behind up to 499 handlers of 1 ms.
+      // 20 jobs ≈ 20 ms of work, what proletarian's loops size their claims to.
+      'pg-boss': { batchSize: 20 },
+    },
+    // What the team tracks (printed as met / missed).
+    targets: {
+      depthRatio: 2, // depth cells, concurrency 16: completion rate ≥ this × pg-boss's and graphile-worker's
+      depthP99Ms: 1_000, // … and pickup p99 below this
+      fixedBacklog: 1_000, // fixed cells: due backlog below this in every phase
+      fixedHeld: 0.95, // … completion rate ≥ this share of the producer's rate while the horizon is held
+      fixedKills: 0.8, // … and while backends are killed; and no job failed because of the kills
+    },
+  },
 };
 
 /**

@@ -4,13 +4,26 @@
 //   npm run bench                                  full run (builds first)
 //   npm run bench -- --quick                       small N, under 2 minutes
 //   npm run bench -- --only=W1,W3 --systems=proletarian,pg-boss
+//   npm run bench -- --only=W8 --quick --out=bench/results/w8-test.json
+//
+// Workloads: W1 bulk enqueue, W2 single enqueues, W3 no-op drain, W4 latency,
+// W5 drain with an UPDATE per job, W6 W3 beside large tables, W7 raw-SQL
+// ceiling, W8 steady state: 1 ms jobs from a producer process at a fixed rate
+// (800 jobs/s) or a fixed depth (4,000), concurrency 4 and 16, on fresh tables
+// through phases: warm-up, clean, xmin horizon held by an idle transaction,
+// backends killed twice a second, a burst of 1.5× the rate, recovery. A W8
+// cell (producer × concurrency × system) takes about 5 minutes, 1 with --quick;
+// with every system there are 16. Phase lengths in seconds (0 leaves a phase
+// out): --set=modes.full.W8.phases.held=60; fewer cells:
+// --set='workloads.W8.producers=["depth"]' --set=workloads.W8.concurrency=[16].
 //
 // Options:
-//   --quick              small job counts (see bench/config.mjs MODES.quick)
+//   --quick              small job counts and short W8 phases (bench/config.mjs MODES.quick)
 //   --only=W1,W3         run only these workloads
 //   --systems=a,b        run only these systems (proletarian, graphile-worker, pg-boss, bullmq)
-//   --reps=N             repetitions (default: the mode's, 3)
-//   --out=FILE           where to write the results (default bench/results/latest.json)
+//   --reps=N             repetitions (default: the mode's, 3; W8: 1)
+//   --out=FILE           where to write the results (default bench/results/latest.json;
+//                        give a file of its own for partial runs, e.g. W8 alone)
 //   --proletarian=DIR    benchmark the proletarian build in DIR (its dist/) instead of this repository's
 //   --label=TEXT         a note kept with the results, e.g. which build or commit DIR holds
 //   --set=PATH=VALUE     change a setting of bench/config.mjs for this run (repeatable), e.g.
@@ -31,13 +44,15 @@ import { BENCH_DIR, databaseUrl, proletarianRoot, snapshotProletarian } from './
 import { deleteRedisPrefix, deleteStaleRedisKeys, dropStaleSchemas } from './lib/namespaces.mjs';
 import { dropSchema, newPool, serverInfo } from './lib/pg.mjs';
 import { printWorkload, render, summarizeWorkload, summaryNotes, summaryRows } from './lib/report.mjs';
+import { steadyNote } from './lib/steady-report.mjs';
 import { redisInfo, withRedis } from './systems/bullmq.mjs';
 import { SYSTEMS } from './systems/index.mjs';
 import { WORKLOADS } from './workloads.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 if (args.help) {
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 23).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  const lines = fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
+  console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 if (args.proletarian) process.env.BENCH_PROLETARIAN = path.resolve(args.proletarian);
@@ -59,7 +74,11 @@ const systemNames = args.systems ? list(args.systems) : allSystemNames;
 const workloadIds = args.only ? list(args.only).map((w) => w.toUpperCase()) : WORKLOADS.map((w) => w.id);
 for (const name of systemNames) if (!allSystemNames.includes(name)) fail(`unknown system "${name}"; known: ${allSystemNames.join(', ')}`);
 for (const id of workloadIds) if (!WORKLOADS.some((w) => w.id === id)) fail(`unknown workload "${id}"; known: ${WORKLOADS.map((w) => w.id).join(', ')}`);
-if (!(repetitions >= 1)) fail('--reps must be a whole number ≥ 1');
+if (!(Number.isInteger(repetitions) && repetitions >= 1)) fail('--reps must be a whole number ≥ 1');
+for (const workload of WORKLOADS.filter((w) => workloadIds.includes(w.id) && w.validate)) {
+  const problems = workload.validate(size[workload.id]);
+  if (problems.length) fail(`${workload.id} settings: ${problems.join('; ')}`);
+}
 const outFile = path.resolve(args.out ?? path.join(BENCH_DIR, 'results', 'latest.json'));
 
 // The proletarian build is copied once, so a rebuild during the run cannot mix builds.
@@ -74,6 +93,7 @@ const ctx = {
   pg,
   timeoutMs: size.trialTimeoutMs,
   live: new Set(), // namespaces in use, dropped on interrupt
+  onInterrupt: new Set(), // what else to end on interrupt (W8's idle-in-transaction session)
   warn: (message) => console.log(`  ! ${message}`),
 };
 
@@ -124,7 +144,9 @@ for (const system of selected) {
 }
 
 console.log(
-  `proletarian benchmark — ${mode} mode, ${repetitions} repetition${repetitions === 1 ? '' : 's'}, ${startedAt.toISOString()}` +
+  `proletarian benchmark — ${mode} mode, ${repetitions} repetition${repetitions === 1 ? '' : 's'}` +
+    (workloadIds.includes('W8') && !args.reps ? ` (W8: ${size.W8.repetitions})` : '') +
+    `, ${startedAt.toISOString()}` +
     (args.label ? ` — ${args.label}` : ''),
 );
 console.log(
@@ -145,15 +167,17 @@ for (const workload of WORKLOADS.filter((w) => workloadIds.includes(w.id))) {
     continue;
   }
   const wSize = size[workload.id];
+  // W8's cells take minutes: it has a repetition count of its own, unless --reps says otherwise.
+  const reps = args.reps ? repetitions : (wSize?.repetitions ?? repetitions);
   console.log(`\n${workload.id} ${workload.title}: ${workload.describe(wSize)}`);
   const samples = Object.fromEntries(rows.map((row) => [row.key, []]));
   const failures = Object.fromEntries(rows.map((row) => [row.key, []]));
-  for (let rep = 0; rep < repetitions; rep++) {
+  for (let rep = 0; rep < reps; rep++) {
     // Alternate the order in each repetition, so no system always goes first.
     const order = rows.map((_, k) => rows[(k + rep) % rows.length]);
     for (const row of order) {
       if (interrupted) break;
-      const label = `  rep ${rep + 1}/${repetitions} ${row.label}`.padEnd(40);
+      const label = `  rep ${rep + 1}/${reps} ${row.label}`.padEnd(40);
       const trialStarted = performance.now();
       try {
         const sample = await workload.trial(ctx, row);
@@ -168,8 +192,8 @@ for (const workload of WORKLOADS.filter((w) => workloadIds.includes(w.id))) {
     }
   }
   if (interrupted) break;
-  results[workload.id] = summarizeWorkload(workload, wSize, rows, samples, failures, results);
-  printWorkload(workload, results[workload.id]);
+  results[workload.id] = (workload.summarize ?? summarizeWorkload)(workload, wSize, rows, samples, failures, results);
+  (workload.print ?? printWorkload)(workload, results[workload.id]);
 }
 
 // -- The results -------------------------------------------------------------
@@ -178,6 +202,7 @@ if (Object.keys(results).length > 0) {
   const rows = summaryRows(results, available);
   if (rows.length > 1) console.log(render(rows));
   for (const note of summaryNotes(results)) console.log(`  ${note}`);
+  if (results.W8) console.log(`  ${steadyNote(results.W8)}`);
 }
 const finishedAt = new Date();
 const output = {
@@ -207,6 +232,7 @@ await pg.end();
 
 // -- Helpers -----------------------------------------------------------------
 function describeSample(workload, s) {
+  if (workload.describeSample) return workload.describeSample(s);
   const parts = [];
   if (workload.percentiles) {
     parts.push(`p50 ${fmtMs(s.p50)}  p95 ${fmtMs(s.p95)}  p99 ${fmtMs(s.p99)} ms`);
@@ -249,6 +275,7 @@ function satisfiesNode(range) {
 }
 
 async function cleanUpAndExit(code) {
+  for (const end of ctx.onInterrupt) await Promise.resolve().then(end).catch(() => {});
   await Promise.all(liveChildren().map((proc) => new Promise((resolve) => {
     proc.once('exit', resolve);
     proc.kill('SIGKILL');

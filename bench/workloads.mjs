@@ -1,4 +1,4 @@
-// The workloads W1–W7: what each trial does, and what it measures.
+// The workloads W1–W8: what each trial does, and what it measures.
 //
 // A trial = one workload, one system (or variant), one repetition, in a
 // namespace of its own (schema / Redis key prefix) that is dropped afterwards.
@@ -12,6 +12,8 @@ import { startChild } from './lib/child.mjs';
 import { newNamespace } from './lib/namespaces.mjs';
 import { dropSchema, ident, settle } from './lib/pg.mjs';
 import { percentile } from './lib/stats.mjs';
+import { phasesOf, runSteadyCell } from './lib/steady.mjs';
+import { describeSteadySample, printSteady, steadyRows, summarizeSteady, validateSteady } from './lib/steady-report.mjs';
 import { getSystem } from './systems/index.mjs';
 
 const READY_TIMEOUT_MS = 120_000;
@@ -200,6 +202,27 @@ export const WORKLOADS = [
         });
         return { value: n / run.seconds, ...run, completed: await checkCompleted(admin, n) };
       }),
+  },
+  {
+    id: 'W8',
+    title: 'steady state',
+    describe: (size) => {
+      const w8 = SETTINGS_BY_WORKLOAD.W8;
+      const phases = phasesOf(size, 'fixed').map((name) => `${name} ${size.phases[name]} s`).join(', ');
+      return (
+        `${w8.handlerMs} ms jobs from a producer process (${w8.producers.map((p) => (p === 'fixed' ? `fixed ${fmtCount(w8.rate)} jobs/s` : `depth ${fmtCount(w8.depth)}`)).join(' and ')}), ` +
+        `concurrency ${w8.concurrency.join(' and ')}, fresh tables never vacuumed by us; phases: ${phases}; then a drain of up to ${size.drainSeconds} s`
+      );
+    },
+    unit: 'jobs/s',
+    higherIsBetter: true,
+    rows: steadyRows,
+    validate: validateSteady,
+    // Each cell installs its namespace and runs for minutes; no settle(): the point is the untended table.
+    trial: (ctx, row) => inNamespace(ctx, row.system, (ns, admin) => runSteadyCell(ctx, row, ns, admin)),
+    summarize: summarizeSteady,
+    print: printSteady,
+    describeSample: describeSteadySample,
   },
 ];
 

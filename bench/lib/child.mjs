@@ -22,8 +22,11 @@ export function startChild(spec) {
     env: process.env,
   });
   live.add(proc);
+  // A message sent as the process exits fails with an 'error' event; its exit is reported instead.
+  proc.on('error', () => {});
   const inbox = [];
   const waiters = [];
+  const subscribers = new Map();
   let exitInfo = null;
   const exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
@@ -41,6 +44,8 @@ export function startChild(spec) {
       inbox.push(message);
       return;
     }
+    const subscriber = subscribers.get(message?.type);
+    if (subscriber) return subscriber(message);
     const index = waiters.findIndex((w) => w.type === message?.type);
     if (index >= 0) waiters.splice(index, 1)[0].resolve(message);
     else inbox.push(message);
@@ -52,6 +57,10 @@ export function startChild(spec) {
     exited,
     send(message) {
       if (proc.connected) proc.send(message);
+    },
+    /** Calls fn for every later message of this type, instead of keeping it for waitFor (W8's progress counts). */
+    on(type, fn) {
+      subscribers.set(type, fn);
     },
     /** Resolves with the next message of this type; rejects on timeout, error or exit. */
     waitFor(type, timeoutMs) {
@@ -80,6 +89,10 @@ export function startChild(spec) {
       if (failed) return `trial process failed: ${failed.message}`;
       if (exitInfo) return `trial process exited (${exitInfo.signal ?? exitInfo.code})`;
       return null;
+    },
+    /** The stack of the error the process reported, if it reported one. */
+    errorStack() {
+      return inbox.find((m) => m.type === 'error')?.stack ?? null;
     },
     /** Ends the process: SIGTERM, then SIGKILL after `graceMs`. */
     async kill(graceMs = 3_000) {

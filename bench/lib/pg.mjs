@@ -54,3 +54,37 @@ export async function serverInfo(db) {
   }
   return info;
 }
+
+/**
+ * W8: per table of `schema` named in `tables`, its dead and live tuples (as
+ * the statistics system last heard), its size with indexes and TOAST, and how
+ * often autovacuum and autoanalyze have processed it. A partitioned table's
+ * numbers are the sum of its partitions'.
+ */
+export async function tableStats(db, schema, tables) {
+  if (tables.length === 0) return {};
+  const { rows } = await db.query(
+    `SELECT t.name,
+            sum(s.n_dead_tup)::float8 AS dead_tuples,
+            sum(s.n_live_tup)::float8 AS live_tuples,
+            sum(pg_total_relation_size(p.relid))::float8 AS bytes,
+            sum(s.autovacuum_count)::int AS autovacuums,
+            sum(s.autoanalyze_count)::int AS autoanalyzes
+     FROM unnest($2::text[]) AS t(name)
+     CROSS JOIN LATERAL (SELECT format('%I.%I', $1::text, t.name)::regclass AS r) AS c
+     -- pg_partition_tree() has no rows for a table that is not partitioned
+     CROSS JOIN LATERAL (
+       SELECT relid FROM pg_partition_tree(c.r) WHERE isleaf
+       UNION ALL SELECT c.r WHERE NOT EXISTS (SELECT FROM pg_partition_tree(c.r))
+     ) AS p
+     JOIN pg_stat_user_tables s ON s.relid = p.relid
+     GROUP BY t.name`,
+    [schema, tables],
+  );
+  return Object.fromEntries(
+    rows.map((r) => [
+      r.name,
+      { deadTuples: r.dead_tuples, liveTuples: r.live_tuples, bytes: r.bytes, autovacuums: r.autovacuums, autoanalyzes: r.autoanalyzes },
+    ]),
+  );
+}

@@ -108,8 +108,8 @@ export function printWorkload(workload, result) {
   }
 }
 
-/** The table as fixed-width text; numbers right-aligned. */
-export function render(table) {
+/** The table as fixed-width text; numbers right-aligned, and the columns listed in `left` (the first) left-aligned. */
+export function render(table, left = [0]) {
   const widths = table[0].map((_, c) => Math.max(...table.map((row) => String(row[c] ?? '').length)));
   return table
     .map((row, r) =>
@@ -117,7 +117,7 @@ export function render(table) {
       row
         .map((cell, c) => {
           const text = String(cell ?? '');
-          return c === 0 || r === 0 ? text.padEnd(widths[c]) : text.padStart(widths[c]);
+          return left.includes(c) || r === 0 ? text.padEnd(widths[c]) : text.padStart(widths[c]);
         })
         .join('   ')
         .trimEnd(),
@@ -163,7 +163,7 @@ export function summaryRows(results, systemNames) {
     return entry.system === OURS || !Number.isFinite(ratioValue) ? fmt(value) : `${fmt(value)} (${times(ratioValue)})`;
   };
   for (const [id, result] of Object.entries(results)) {
-    if (id === 'W6' || id === 'W7') continue;
+    if (id === 'W6' || id === 'W7' || id === 'W8') continue; // W6, W7: summaryNotes; W8: bench/lib/steady-report.mjs
     if (result.unit === 'ms') {
       for (const p of ['p50', 'p95', 'p99']) {
         lines.push([
@@ -215,9 +215,9 @@ export function summaryNotes(results) {
   return notes;
 }
 
-/** A table as GitHub Markdown; numbers right-aligned. */
-export function renderMarkdown(table) {
+/** A table as GitHub Markdown; numbers right-aligned, and the columns listed in `left` (the first) left-aligned. */
+export function renderMarkdown(table, left = [0]) {
   const [header, ...rows] = table;
-  const align = header.map((_, c) => (c === 0 ? ':--' : '--:'));
+  const align = header.map((_, c) => (left.includes(c) ? ':--' : '--:'));
   return [header, align, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }

@@ -91,6 +91,17 @@ export default {
         return Object.values(counts).reduce((a, b) => a + b, 0);
       },
       completed: async () => null, // removed on completion
+      // W8: due jobs not finished (waiting or active); delayed ones are not due.
+      async due() {
+        const counts = await queue.getJobCounts('waiting', 'active', 'prioritized', 'paused');
+        return Object.values(counts).reduce((a, b) => a + b, 0);
+      },
+      // W8: failed for good (the last 1,000 are kept) and waiting for a retry (delayed).
+      async failures() {
+        const counts = await queue.getJobCounts('failed', 'delayed');
+        return { failed: counts.failed, retrying: counts.delayed };
+      },
+      jobTables: [], // not in PostgreSQL
       async close() {
         try {
           await queue.obliterate({ force: true });
@@ -108,16 +119,18 @@ export default {
       info: { addBulkChunk: cfg.addBulkChunk },
       enqueueBulk: (n) => addBulkChunks(queue, n),
       enqueueOne: (i) => queue.add(JOB_NAME, { i }, cfg.jobOptions),
+      enqueuePayloads: (payloads) => queue.addBulk(payloads.map((data) => ({ name: JOB_NAME, data, opts: cfg.jobOptions }))),
       close: () => queue.close(),
     };
   },
 
-  async worker(ns, handle) {
+  async worker(ns, handle, opts = {}) {
     const { Worker } = await import('bullmq');
-    const worker = new Worker(QUEUE, (job) => handle(job.data.i), {
+    const concurrency = opts.concurrency ?? cfg.concurrency;
+    const worker = new Worker(QUEUE, (job) => handle(job.data.i, undefined, job.data), {
       connection: { ...redisOptions(), maxRetriesPerRequest: null },
       prefix: ns,
-      concurrency: cfg.concurrency,
+      concurrency,
       autorun: false,
     });
     const errors = [];
@@ -125,14 +138,15 @@ export default {
     await worker.waitUntilReady();
     let running;
     return {
-      info: {},
+      info: { concurrency },
+      report: () => (errors.length ? { logged: { error: errors.length }, firstProblem: errors[0].message } : null),
       async start() {
         running = worker.run().catch((error) => errors.push(error));
       },
-      async stop() {
+      async stop({ tolerateErrors = false } = {}) {
         await worker.close();
         await running;
-        if (errors.length) throw errors[0];
+        if (errors.length && !tolerateErrors) throw errors[0];
       },
     };
   },

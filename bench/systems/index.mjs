@@ -12,13 +12,26 @@
 //     completed()               jobs completed (for the sanity check), or null
 //     diagnose()                optional: what went wrong (jobs left, retried,
 //                               failed), or null
+//     due()                     W8: jobs due and not finished, waiting or in
+//                               flight (fetched, locked, active)
+//     failures()                W8: { failed, retrying, ... }: jobs failed for
+//                               good or set aside, jobs waiting for a retry,
+//                               and what else the system can say (stuck ones)
+//     jobTables                 W8: the job table(s) in the schema, for their
+//                               dead tuples and size ([] outside PostgreSQL)
 //     close()                   release connections; drop Redis keys (schemas are
 //                               dropped by the runner)
-//   producer(ns)              trial side: { enqueueBulk(n), enqueueOne(i), close(), info? }
-//   worker(ns, handle, opts)  trial side: { start(), stop(), info?, report? }; calls
-//                               handle(i, db) for each job, where i is the job's
-//                               payload index and db its transaction if the
+//   producer(ns)              trial side: { enqueueBulk(n), enqueueOne(i),
+//                               enqueuePayloads(payloads) (one batched call, W8),
+//                               close(), info? }
+//   worker(ns, handle, opts)  trial side: { start(), stop(opts?), info?, report? }; calls
+//                               handle(i, db, payload) for each job, where i is the
+//                               job's payload index and db its transaction if the
 //                               system runs handlers in one (else undefined);
+//                               opts.concurrency (W8) sets how many handlers run
+//                               at once, opts.settings overrides config settings;
+//                               stop({ tolerateErrors: true }) does not throw for
+//                               errors the worker saw while running (W8's kills);
 //                               report() may return what the worker logged
 //                               that a clean run should not (else null)
 

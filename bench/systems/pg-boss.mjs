@@ -12,7 +12,10 @@ const QUEUE = 'noop';
 
 async function newBoss(ns, options) {
   const { PgBoss } = await import('pg-boss');
-  const boss = new PgBoss({ connectionString: databaseUrl(), schema: ns, ...options });
+  // pg-boss names its connections 'pgboss…' unless told otherwise; a trial
+  // process names them after its namespace (PGAPPNAME), which W8's kills match.
+  const named = process.env.PGAPPNAME ? { application_name: process.env.PGAPPNAME } : {};
+  const boss = new PgBoss({ connectionString: databaseUrl(), schema: ns, ...named, ...options });
   boss.errors = [];
   // Without a listener, an 'error' event would end the process.
   boss.on('error', (error) => boss.errors.push(error));
@@ -71,6 +74,28 @@ export default {
         );
         return rows[0].n;
       },
+      // W8: due jobs not finished: waiting, waiting for a retry, or active.
+      async due() {
+        const { rows } = await pool.query(
+          `SELECT count(*)::int AS n FROM ${ident(ns)}.job
+           WHERE name = $1 AND state IN ('created', 'retry', 'active') AND start_after <= now()`,
+          [QUEUE],
+        );
+        return rows[0].n;
+      },
+      // W8: failed for good, waiting for a retry, and active — which after the
+      // final drain means stuck until the job expires (15 minutes by default).
+      async failures() {
+        const { rows } = await pool.query(
+          `SELECT count(*) FILTER (WHERE state = 'failed')::int AS failed,
+                  count(*) FILTER (WHERE state = 'retry')::int AS retrying,
+                  count(*) FILTER (WHERE state = 'active')::int AS active
+           FROM ${ident(ns)}.job WHERE name = $1 AND state IN ('failed', 'retry', 'active')`,
+          [QUEUE],
+        );
+        return rows[0];
+      },
+      jobTables: ['job'],
       async close() {
         await boss.stop({ graceful: false, close: true, timeout: 1_000 });
         await pool.end();
@@ -85,33 +110,57 @@ export default {
       info: { insertChunk: cfg.insertChunk },
       enqueueBulk: (n) => insertChunks(boss, n),
       enqueueOne: (i) => boss.send(QUEUE, { i }),
+      enqueuePayloads: (payloads) => boss.insert(QUEUE, payloads.map((data) => ({ data }))),
       close: () => boss.stop({ graceful: false, close: true, timeout: 1_000 }),
     };
   },
 
-  async worker(ns, handle) {
-    const boss = await newBoss(ns, { useListenNotify: cfg.useListenNotify, max: cfg.max });
+  // opts.concurrency (W8): that many polling workers, each running its
+  // batch's handlers one after another, so that at most `concurrency` run at
+  // once — as in proletarian's loops. Without it, every handler of a batch
+  // runs at once. opts.settings overrides settings of bench/config.mjs.
+  async worker(ns, handle, opts = {}) {
+    const c = { ...cfg, ...opts.settings };
+    const sequential = opts.concurrency !== undefined;
+    const localConcurrency = opts.concurrency ?? c.localConcurrency;
+    // One connection per polling worker, plus what the instance needs itself.
+    const max = sequential ? localConcurrency + (c.max - c.localConcurrency) : c.max;
+    const boss = await newBoss(ns, { useListenNotify: c.useListenNotify, max });
     await boss.start();
     return {
-      info: {},
+      info: { localConcurrency, batchSize: c.batchSize, max, sequential },
+      report: () =>
+        boss.errors.length
+          ? { logged: countBy(boss.errors, (e) => `error: ${e.message.split(' (')[0].slice(0, 60)}`), firstProblem: boss.errors[0].message }
+          : null,
       async start() {
         await boss.work(
           QUEUE,
           {
-            localConcurrency: cfg.localConcurrency,
-            batchSize: cfg.batchSize,
-            burstWhenBatchFull: cfg.burstWhenBatchFull,
-            pollingIntervalSeconds: cfg.pollingIntervalSeconds,
+            localConcurrency,
+            batchSize: c.batchSize,
+            burstWhenBatchFull: c.burstWhenBatchFull,
+            pollingIntervalSeconds: c.pollingIntervalSeconds,
           },
-          async (jobs) => {
-            await Promise.all(jobs.map((job) => handle(job.data.i)));
-          },
+          sequential
+            ? async (jobs) => {
+                for (const job of jobs) await handle(job.data.i, undefined, job.data);
+              }
+            : async (jobs) => {
+                await Promise.all(jobs.map((job) => handle(job.data.i, undefined, job.data)));
+              },
         );
       },
-      async stop() {
+      async stop({ tolerateErrors = false } = {}) {
         await boss.stop({ graceful: true, close: true, timeout: 10_000 });
-        if (boss.errors.length) throw boss.errors[0];
+        if (boss.errors.length && !tolerateErrors) throw boss.errors[0];
       },
     };
   },
 };
+
+function countBy(list, key) {
+  const counts = {};
+  for (const item of list) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
+}

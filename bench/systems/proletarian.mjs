@@ -71,6 +71,25 @@ export async function proletarianAdmin(ns) {
       );
       return rows[0].n;
     },
+    // W8: due jobs not finished — waiting, or claimed by a batch that has not
+    // committed yet (their rows stay until it does). Served by the claim index.
+    async due() {
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${s}.job WHERE queue = $1 AND process_at <= now()`, [QUEUE]);
+      return rows[0].n;
+    },
+    // W8: jobs archived as failed (a set-aside job's last_error is an
+    // AbandonedJobError), by error name, and jobs waiting for a retry.
+    async failures() {
+      const { rows } = await pool.query(
+        `SELECT coalesce(last_error->>'name', 'none') AS name, count(*)::int AS n
+         FROM ${s}.archived_job WHERE queue = $1 AND status = 'failure' GROUP BY 1`,
+        [QUEUE],
+      );
+      const retrying = (await pool.query(`SELECT count(*)::int AS n FROM ${s}.job WHERE queue = $1 AND attempts > 0`, [QUEUE])).rows[0].n;
+      const byError = Object.fromEntries(rows.map((r) => [r.name, r.n]));
+      return { failed: rows.reduce((sum, r) => sum + r.n, 0), retrying, byError };
+    },
+    jobTables: ['job'],
     // W6: the large-table case, filled with plain SQL: finished jobs in the
     // archive, jobs scheduled for later in the same queue, and due jobs of
     // another queue (which this worker must pass over).
@@ -118,20 +137,22 @@ export default {
   admin: proletarianAdmin,
 
   async producer(ns) {
-    const { enqueue } = await loadProletarian();
+    const { enqueue, enqueueMany } = await loadProletarian();
     const pool = newPool(1);
     await pool.query('SELECT 1');
     return {
       info: { enqueueChunk: cfg.enqueueChunk },
       enqueueBulk: (n) => enqueueChunks(pool, ns, n),
       enqueueOne: (i) => enqueue(pool, JOB_TYPE, { i }, { schema: ns }),
+      enqueuePayloads: (payloads) => enqueueMany(pool, payloads.map((payload) => ({ jobType: JOB_TYPE, payload })), { schema: ns }),
       close: () => pool.end(),
     };
   },
 
-  async worker(ns, handle) {
+  async worker(ns, handle, opts = {}) {
     const { createWorker, InvalidOptionError } = await loadProletarian();
-    const pool = newPool(cfg.concurrency + 2);
+    const concurrency = opts.concurrency ?? cfg.concurrency;
+    const pool = newPool(concurrency + 2);
     // Silent, but counts warnings and errors (polling errors, retries…), which
     // a benchmark run should not have; builds that know isLevelEnabled do not
     // even build the other events.
@@ -148,10 +169,10 @@ export default {
     const options = {
       schema: ns,
       queue: QUEUE,
-      concurrency: cfg.concurrency,
+      concurrency,
       log,
       shutdownTimeout: 5_000,
-      handlers: { [JOB_TYPE]: (payload, ctx) => handle(payload.i, ctx.db) },
+      handlers: { [JOB_TYPE]: (payload, ctx) => handle(payload.i, ctx.db, payload) },
     };
     if (cfg.pollInterval !== undefined) options.pollInterval = cfg.pollInterval;
     // Options of newer builds: pass each only if this build accepts it.
@@ -170,7 +191,7 @@ export default {
       }
     }
     return {
-      info: { applied: optional, unsupported },
+      info: { applied: optional, unsupported, concurrency, poolMax: concurrency + 2 },
       report: () => (firstProblem ? { logged, firstProblem } : null),
       start: () => worker.start(),
       async stop() {
