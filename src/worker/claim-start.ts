@@ -4,18 +4,30 @@
 // The oldest job a claim finds is the oldest one nobody held at that moment:
 // every due job before it was finished (a dead entry, now) or held by
 // another batch. So the next claim can start at its due time, stepping over
-// only what was claimed since. Three kinds of job can still appear behind
-// that point — a batch that rolled back (its jobs are due again where they
-// were), an enqueue whose transaction committed long after its statement
-// ran, a lease that ran out — so every so often a claim scans from the
-// queue's start, and always after this worker's own batch failed.
+// only what was claimed since. Jobs can still turn up behind that point:
+// - this worker's own batch rolled back: its claims start again at that
+//   batch's oldest job (`rewind`);
+// - another worker's batch rolled back, or an enqueue committed a little
+//   after its statement ran: once a second, a claim starts where claims
+//   started a second before (a sweep), which covers what was claimed or
+//   enqueued since;
+// - anything older — a long batch that rolled back, an enqueue whose
+//   transaction ran for seconds, a lease that ran out — is found by a claim
+//   from the queue's start, every ten seconds.
+// Each of these scans steps only over the dead entries of its own span, so
+// none costs what the whole queue's history would.
 
+/** How often a claim starts where claims started this long ago. */
+export const SWEEP_INTERVAL_MS = 1_000;
 /** How often a claim scans the queue from its start, at the longest. */
-export const FULL_SCAN_INTERVAL_MS = 1_000;
+export const FULL_SCAN_INTERVAL_MS = 10_000;
 
 /** One worker's starting point for one kind of claim; shared by its loops. */
 export class ClaimStart {
   #from: number | null = null;
+  /** Where claims started at the last sweep: the next sweep starts there. */
+  #sweepFrom: number | null = null;
+  #lastSweep = -Infinity;
   #lastFullScan = -Infinity;
   readonly #now: () => number;
 
@@ -25,27 +37,34 @@ export class ClaimStart {
 
   /** Where the next claim starts (epoch ms), or null to scan from the queue's start. */
   next(): number | null {
-    if (this.#from === null || this.#now() - this.#lastFullScan >= FULL_SCAN_INTERVAL_MS) {
-      this.#lastFullScan = this.#now();
+    const now = this.#now();
+    if (this.#from === null || now - this.#lastFullScan >= FULL_SCAN_INTERVAL_MS) {
+      this.#lastFullScan = this.#lastSweep = now;
+      this.#sweepFrom = this.#from;
       return null;
+    }
+    if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) {
+      const from = this.#sweepFrom;
+      this.#lastSweep = now;
+      this.#sweepFrom = this.#from;
+      return from;
     }
     return this.#from;
   }
 
   /**
-   * What a claim that started at `from` found: the due time (epoch ms) of
-   * its oldest job, or null when it found none — then the starting point
-   * stays, as jobs enqueued from now on are due after it.
+   * What a claim found: the due time (epoch ms) of its oldest job, or null
+   * when it found none — then the starting point stays, as jobs enqueued
+   * from now on are due after it.
    */
-  found(from: number | null, oldestDueMs: number | null): void {
+  found(oldestDueMs: number | null): void {
     if (oldestDueMs === null) return;
-    // A scan from the start knows the oldest job; a scan from a point only
-    // knows nothing older was found past that point.
-    this.#from = from === null ? oldestDueMs : Math.max(this.#from ?? oldestDueMs, oldestDueMs);
+    this.#from = oldestDueMs;
+    this.#sweepFrom ??= oldestDueMs;
   }
 
-  /** Jobs this worker held are due again where they were: scan from the start next. */
-  reset(): void {
-    this.#from = null;
+  /** This worker's batch, whose oldest job was due at `dueMs`, rolled back: its jobs are due again where they were. */
+  rewind(dueMs: number): void {
+    if (this.#from !== null && dueMs < this.#from) this.#from = dueMs;
   }
 }

@@ -81,14 +81,16 @@ async function runBatch(
   const { options, emit } = runtime;
   const { claim, jobTypes, start } = runtime.batches!;
   let watch: InFlightWatch | undefined;
-  // The claim's transaction, until it commits.
+  // The claim's transaction and its oldest job, until it commits.
   let claimXid: string | null = null;
+  let oldestClaimed: number | null = null;
   try {
     const claimFrom = start.next();
     const claimed = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
     claimXid = claimed.xid;
     const rows = claimed.jobs;
-    start.found(claimFrom, rows[0]?.process_at.getTime() ?? null);
+    oldestClaimed = rows[0]?.process_at.getTime() ?? null;
+    start.found(oldestClaimed);
     if (rows.length === 0) {
       await client.query('COMMIT');
       return { claimed: 0, ran: 0, handlerMs: 0, savepoints: 0, soloNext: false };
@@ -136,7 +138,7 @@ async function runBatch(
     // This worker lives on: the jobs did not kill it. Said before it claims again.
     if (claimXid !== null) runtime.lostTransactions.add(claimXid);
     // Its jobs are due again where they were, perhaps behind the claims' start.
-    start.reset();
+    if (claimXid !== null && oldestClaimed !== null) start.rewind(oldestClaimed);
     throw error;
   } finally {
     watch?.done();

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { LeaseLostError, ProletarianError, toError } from '../errors.js';
 import { errorData } from '../log.js';
-import { leaseNextJob, type LeasedJobRow } from '../sql/claim.js';
+import { leaseNextJob } from '../sql/claim.js';
 import { archiveLeasedJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
 import { storedErrorOf } from '../sql/jobs.js';
 import type { JobDb, JobInfo } from '../types.js';
@@ -24,15 +24,8 @@ export type LeasedResult = 'empty' | 'processed' | 'abandoned';
 export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Promise<LeasedResult> {
   const { options, emit, pool, leaseHolder: holder } = runtime;
   const { claim, jobTypes, leaseMs, start } = runtime.leases!;
-  const claimFrom = start.next();
-  let row: LeasedJobRow | null;
-  try {
-    row = await leaseNextJob(pool, { claim, queue: options.queue, jobTypes, holder, leaseMs, claimFrom });
-  } catch (error) {
-    start.reset();
-    throw error;
-  }
-  start.found(claimFrom, row?.due_ms ?? null);
+  const row = await leaseNextJob(pool, { claim, queue: options.queue, jobTypes, holder, leaseMs, claimFrom: start.next() });
+  start.found(row?.due_ms ?? null);
   if (!row) return 'empty';
   const entry = options.handlers.get(row.job_type)!;
   const { job, decodeError } = jobOf(row, row.attempts + 1);
