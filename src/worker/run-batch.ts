@@ -135,10 +135,12 @@ async function runBatch(
     logOutcomes(emit, results, slot);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
-    // This worker lives on: the jobs did not kill it. Said before it claims again.
-    if (claimXid !== null) runtime.lostTransactions.add(claimXid);
-    // Its jobs are due again where they were, perhaps behind the claims' start.
-    if (claimXid !== null && oldestClaimed !== null) start.rewind(oldestClaimed);
+    if (claimXid !== null) {
+      // This worker lives on: the jobs did not kill it. Said before it claims again.
+      runtime.lostTransactions.add(claimXid);
+      // Its jobs are due again where they were, perhaps behind the claims' start.
+      if (oldestClaimed !== null) start.rewind(oldestClaimed);
+    }
     throw error;
   } finally {
     watch?.done();
