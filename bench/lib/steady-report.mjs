@@ -26,6 +26,7 @@ const METRICS = {
   autovacuums: (p) => p.table?.autovacuums,
   autoanalyzes: (p) => p.table?.autoanalyzes,
   stalledSeconds: (p) => p.stalledSeconds,
+  dueQueryMs: (p) => p.dueQueryMs,
   enqueueErrors: (p) => p.enqueueErrors.jobs,
   repeats: (p) => p.repeats,
   terminated: (p) => p.fault?.terminated,

@@ -113,14 +113,16 @@ export async function runSteadyCell(ctx, row, ns, admin) {
     t0 = performance.now();
     phaseIndex = 0;
     current = phases[0];
-    // Every second: [second, phase index, finished, produced, due jobs (null when the count failed)].
+    // Every second: [second, phase index, finished, produced, due jobs (null
+    // when the count failed), ms the count took (what sampling costs the database)].
     const timeline = [];
     sampling = true;
     sampler = (async () => {
       let next = performance.now();
       while (sampling) {
         const sample = [clock(), phaseIndex, counts.finished, counts.produced];
-        sample.push(await admin.due().catch(() => null));
+        const asked = performance.now();
+        sample.push(await admin.due().catch(() => null), Math.round(performance.now() - asked));
         timeline.push(sample);
         next = Math.max(next + w8.sampleEveryMs, performance.now());
         await sleep(next - performance.now());
@@ -200,6 +202,8 @@ export async function runSteadyCell(ctx, row, ns, admin) {
           end: dues.length ? dues[dues.length - 1] : NaN,
         },
         stalledSeconds: longestStall(timeline, r.index) * every,
+        // The runner's count of due jobs takes longer as the table bloats: its cost, per second.
+        dueQueryMs: inPhase.length ? Math.round(inPhase.reduce((sum, sample) => sum + sample[5], 0) / inPhase.length) : NaN,
         failed: failed === null ? null : failed - failedBefore,
         failures: snap.failures,
         table: snap.table,
@@ -244,7 +248,7 @@ export async function runSteadyCell(ctx, row, ns, admin) {
       workerLog: workerDone.firstProblem ?? null,
       producerStop: producerDone.error ?? producerDone.closeError ?? null,
       info: { worker: workerReady.info, producer: producerReady.info },
-      timeline: { columns: ['second', 'phase', 'finished', 'produced', 'due'], phases: names, rows: timeline },
+      timeline: { columns: ['second', 'phase', 'finished', 'produced', 'due', 'dueQueryMs'], phases: names, rows: timeline },
     };
   } finally {
     sampling = false;
