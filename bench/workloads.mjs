@@ -224,6 +224,27 @@ export const WORKLOADS = [
     print: printSteady,
     describeSample: describeSteadySample,
   },
+  {
+    id: 'W9',
+    title: 'W3 with priorities, scheduled and unique jobs',
+    describe: (size) =>
+      `W3 with ${fmtCount(size.jobs)} jobs of ${size.priorities} priorities, beside ${fmtCount(size.future)} jobs ` +
+      `of those priorities scheduled later and ${fmtCount(size.keyed)} scheduled jobs with unique keys`,
+    unit: 'jobs/s',
+    higherIsBetter: true,
+    showRss: true,
+    showCpu: true,
+    relativeTo: 'W3',
+    rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
+    trial: (ctx, row) =>
+      inNamespace(ctx, row.system, async (ns, admin) => {
+        const size = ctx.size.W9;
+        await admin.seedLifecycleMix(size);
+        await settle(ctx.pg, ns);
+        const run = await runDrain(ctx, admin, { system: row.system, kind: 'drain', ns, jobs: size.jobs, handler: 'noop' });
+        return { value: size.jobs / run.seconds, ...run, completed: await checkCompleted(admin, size.jobs) };
+      }),
+  },
 ];
 
 function systemRow(name) {

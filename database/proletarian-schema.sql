@@ -1,4 +1,4 @@
--- Proletarian schema, version 4: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 5: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -79,3 +79,22 @@ CREATE TABLE "proletarian"."job_lost_transactions" (
 CREATE INDEX "job_lost_reported_idx" ON "proletarian"."job_lost_transactions" (reported_at);
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (4, 'lost connections');
+
+-- Migration 5: priorities and unique keys
+ALTER TABLE "proletarian"."job"
+  ADD COLUMN priority    smallint NOT NULL DEFAULT 0,
+  ADD COLUMN unique_key  text,
+  ADD COLUMN replacement jsonb;
+
+ALTER TABLE "proletarian"."archived_job"
+  ADD COLUMN priority   smallint NOT NULL DEFAULT 0,
+  ADD COLUMN unique_key text;
+
+-- Serves the claim: due jobs of one queue, most urgent first, then oldest
+-- first; job ids are UUIDv7, so they break ties in enqueue order.
+CREATE INDEX "job_claim_order_idx" ON "proletarian"."job" (queue, priority, process_at, job_id);
+DROP INDEX "proletarian"."job_claim_idx";
+
+CREATE UNIQUE INDEX "job_unique_key_idx" ON "proletarian"."job" (queue, unique_key) WHERE unique_key IS NOT NULL;
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (5, 'priorities and unique keys');

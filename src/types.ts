@@ -56,6 +56,8 @@ export interface JobInfo<T extends string = string> {
   readonly enqueuedAt: Date;
   /** When the job became due for this attempt. */
   readonly processAt: Date;
+  /** Lower runs first; 0 unless enqueued with a `priority`. */
+  readonly priority: number;
 }
 
 /**

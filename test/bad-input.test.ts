@@ -257,7 +257,7 @@ describe('bad input is refused with a clear error and writes nothing', () => {
           db.tables,
         ),
         InvalidOptionError,
-        /^jobs\[1\]: unknown option "procesIn"; known options: jobType, payload, queue, processAt, processIn$/,
+        /^jobs\[1\]: unknown option "procesIn"; known options: jobType, payload, queue, processAt, processIn, priority, uniqueKey, onConflict$/,
       );
     });
 

@@ -10,17 +10,24 @@ import { createTestDatabase, databaseUrl, type TestDatabase } from './helpers/da
 // auto_explain, reported to the session as a notice) and the buffers it
 // read. The claim SQL is internal, so it is loaded from the build.
 
+interface ClaimPosition {
+  priority: number;
+  dueMs: number | null;
+}
 interface ClaimRequest {
   claim: pg.QueryConfig;
   queue: string;
   jobTypes: readonly string[] | null;
   limit: number;
-  claimFrom: number | null;
+  claimFrom: ClaimPosition | null;
 }
 interface ClaimModule {
   batchClaimStatement(t: unknown, filter: 'all' | 'only' | 'except'): pg.QueryConfig;
   leaseClaimStatement(t: unknown): pg.QueryConfig;
-  beginAndClaimJobs(client: pg.ClientBase, request: ClaimRequest): Promise<{ jobs: { job_id: string; process_at: Date }[] }>;
+  beginAndClaimJobs(
+    client: pg.ClientBase,
+    request: ClaimRequest,
+  ): Promise<{ jobs: { job_id: string; process_at: Date; priority: number }[] }>;
   leaseNextJob(
     pool: pg.Pool,
     request: Omit<ClaimRequest, 'limit' | 'jobTypes'> & { jobTypes: readonly string[]; holder: string; leaseMs: number },
@@ -85,14 +92,14 @@ describe('the claim plan', () => {
     await prepare(job);
   }
 
-  /** `count` due jobs of `queue` (one minute apart in the past, oldest first), of alternating types. */
-  async function insertDueJobs(job: string, queue: string, count: number): Promise<void> {
+  /** `count` due jobs of `queue` (a millisecond apart in the past, oldest first), of alternating types. */
+  async function insertDueJobs(job: string, queue: string, count: number, priority = 0): Promise<void> {
     await db.pool.query(
-      `INSERT INTO ${job} (job_id, queue, job_type, payload, enqueued_at, process_at)
+      `INSERT INTO ${job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority)
        SELECT gen_random_uuid(), $1, CASE WHEN i % 2 = 0 THEN 'even' ELSE 'odd' END, '{"n": 1}',
-              now() - interval '1 day', now() - interval '1 day' + i * interval '1 ms'
+              now() - interval '1 day', now() - interval '1 day' + i * interval '1 ms', $3
        FROM generate_series(1, $2::int) AS i`,
-      [queue, count],
+      [queue, count, priority],
     );
   }
 
@@ -106,7 +113,7 @@ describe('the claim plan', () => {
     return { result, plan: (JSON.parse(json) as { Plan: PlanNode }).Plan };
   }
 
-  async function batchClaim(claimFrom: number | null, jobTypes: readonly string[] | null = null) {
+  async function batchClaim(claimFrom: ClaimPosition | null, jobTypes: readonly string[] | null = null) {
     const client = await pool.connect();
     try {
       return await claimPlan(async () => {
@@ -121,7 +128,7 @@ describe('the claim plan', () => {
     }
   }
 
-  function leaseClaim(claimFrom: number | null) {
+  function leaseClaim(claimFrom: ClaimPosition | null) {
     return claimPlan(() =>
       claims.leaseNextJob(pool, {
         claim: claims.leaseClaimStatement(tables),
@@ -142,7 +149,7 @@ describe('the claim plan', () => {
     const below = flatten(lockRows).slice(1);
     assert.deepEqual(
       below.map((node) => [node['Node Type'], node['Index Name']]),
-      [['Index Scan', 'job_claim_idx']],
+      [['Index Scan', 'job_claim_order_idx']],
       'the rows to lock come straight from the claim index, in its order, with nothing sorted',
     );
     for (const kind of ['Seq Scan', 'Bitmap Heap Scan', 'Bitmap Index Scan']) {
@@ -216,7 +223,7 @@ describe('the claim plan', () => {
       assert.ok(buffersRead(fromStart.plan) > 1_000, `from the start: read ${buffersRead(fromStart.plan)} buffers`);
 
       // ...one from where the last claim found its oldest job steps over none of them.
-      const claimFrom = fromStart.result[0]!.process_at.getTime();
+      const claimFrom = { priority: 0, dueMs: fromStart.result[0]!.process_at.getTime() };
       for (let i = 0; i < 3; i++) {
         const next = await batchClaim(claimFrom);
         assert.equal(next.result.length, BATCH);
@@ -238,11 +245,51 @@ describe('the claim plan', () => {
        FROM "${db.schema}".job ORDER BY process_at, job_id`,
     );
     const from = Number(all[100]!.due_ms);
-    const { result } = await batchClaim(from);
+    const { result } = await batchClaim({ priority: 0, dueMs: from });
     assert.deepEqual(
       result.map((row) => row.job_id),
       all.filter((row) => Number(row.due_ms) >= from).slice(0, BATCH).map((row) => row.job_id),
     );
+  });
+
+  it('takes the most urgent priority first, and from a position, the rest of its priority and then the less urgent', async () => {
+    await freshTables(async (job) => {
+      await insertDueJobs(job, QUEUE, 40_000, 5);
+      await insertDueJobs(job, QUEUE, 40_000, 0);
+      await insertDueJobs(job, QUEUE, 30, -3);
+      await insertDueJobs(job, 'other', 10_000, -10);
+    });
+    const inOrder = await db.rows<{ job_id: string; priority: number; due_ms: number }>(
+      `SELECT job_id, priority, floor(date_part('epoch', process_at) * 1000) AS due_ms
+       FROM "${db.schema}".job WHERE queue = $1 ORDER BY priority, process_at, job_id`,
+      [QUEUE],
+    );
+    const fromStart = await batchClaim(null);
+    assertIndexScanInClaimOrder(fromStart.plan);
+    assert.ok(buffersRead(fromStart.plan) < MAX_BUFFERS, `read ${buffersRead(fromStart.plan)} buffers`);
+    assert.deepEqual(
+      fromStart.result.map((row) => [row.priority, row.job_id]),
+      inOrder.slice(0, BATCH).map((row) => [row.priority, row.job_id]),
+      'the 30 jobs of priority -3 first, then the oldest of priority 0',
+    );
+
+    // From the last job of priority 0: that one, then the first of priority 5.
+    const lastOfZero = inOrder.findLastIndex((row) => row.priority === 0);
+    const from = { priority: 0, dueMs: Number(inOrder[lastOfZero]!.due_ms) };
+    const next = await batchClaim(from);
+    assertIndexScanInClaimOrder(next.plan);
+    assert.ok(buffersRead(next.plan) < MAX_BUFFERS, `read ${buffersRead(next.plan)} buffers`);
+    const expected = inOrder.filter((row) => row.priority > 0 || (row.priority === 0 && Number(row.due_ms) >= from.dueMs));
+    assert.deepEqual(
+      next.result.map((row) => row.job_id),
+      expected.slice(0, BATCH).map((row) => row.job_id),
+    );
+    assert.deepEqual(
+      [...new Set(next.result.map((row) => row.priority))],
+      [0, 5],
+    );
+    const lease = await leaseClaim({ priority: 5, dueMs: null });
+    assertIndexScanInClaimOrder(lease.plan);
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import {
@@ -102,13 +102,16 @@ describe('migrate', () => {
       locked_by: 'text YES',
       abandoned_runs: 'integer NO',
       aborted_claim: 'xid8 YES',
+      priority: 'smallint NO',
+      unique_key: 'text YES',
+      replacement: 'jsonb YES',
     });
     const { rows: indexes } = await pool.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'job' ORDER BY indexname`,
       [schema],
     );
     assert.ok(
-      indexes.some((i) => /\(queue, process_at, job_id\)/.test(i.indexdef)),
+      indexes.some((i) => /\(queue, priority, process_at, job_id\)/.test(i.indexdef)),
       `claim index present: ${JSON.stringify(indexes)}`,
     );
   });
@@ -135,7 +138,17 @@ describe('migrate', () => {
   it('upgrades a version 1 schema: adds the finished_at index and keeps the queued and archived jobs', async () => {
     const schema = freshSchema();
     await installSchemaVersion(pool, { schema }, 1);
-    const jobId = await enqueue(pool, 'queued-before-upgrade', { n: 1 }, { schema });
+    // Enqueued by the version this schema belongs to.
+    const jobId = randomUUID();
+    await pool.query(
+      `INSERT INTO "${schema}".job (job_id, queue, job_type, payload) VALUES ($1, 'default', 'queued-before-upgrade', '{"n": 1}')`,
+      [jobId],
+    );
+    await assert.rejects(enqueue(pool, 'queued-before-upgrade', { n: 2 }, { schema }), (error: Error) => {
+      assert.ok(error instanceof SchemaNotReadyError, String(error));
+      assert.match(error.message, /older than this version of proletarian needs.*migrate/);
+      return true;
+    });
     await pool.query(
       `INSERT INTO "${schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status)
        VALUES (gen_random_uuid(), 'default', 'done-before-upgrade', '{}', 1, now(), now(), 'success')`,

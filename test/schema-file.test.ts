@@ -116,11 +116,12 @@ describe('database/proletarian-schema.sql', () => {
     assert.deepEqual(expected.indexes.map((i) => i.split(':')[0]).sort(), [
       'archived_job_finished_at_idx',
       'archived_job_pkey',
-      'job_claim_idx',
+      'job_claim_order_idx',
       'job_lost_reported_idx',
       'job_lost_transactions_pkey',
       'job_migrations_pkey',
       'job_pkey',
+      'job_unique_key_idx',
     ]);
     assert.deepEqual(await catalog(pool, viaFile), expected);
 

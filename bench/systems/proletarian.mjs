@@ -8,14 +8,19 @@ const cfg = SYSTEMS.proletarian;
 export const QUEUE = 'default';
 const JOB_TYPE = 'noop';
 
-/** enqueueMany in calls of `chunk` jobs (Infinity: one call), payloads { i: start … start+n-1 }. */
-export async function enqueueChunks(db, schema, n, chunk = cfg.enqueueChunk, start = 0) {
+/**
+ * enqueueMany in calls of `chunk` jobs (Infinity: one call), payloads
+ * { i: start … start+n-1 }; `placement(i)` adds options to job i (W9's priorities).
+ */
+export async function enqueueChunks(db, schema, n, chunk = cfg.enqueueChunk, start = 0, placement = () => ({})) {
   const { enqueueMany } = await loadProletarian();
   const size = Math.min(n, chunk);
   let calls = 0;
   for (let from = 0; from < n; from += size) {
     const specs = [];
-    for (let i = from; i < Math.min(n, from + size); i++) specs.push({ jobType: JOB_TYPE, payload: { i: start + i } });
+    for (let i = from; i < Math.min(n, from + size); i++) {
+      specs.push({ jobType: JOB_TYPE, payload: { i: start + i }, ...placement(start + i) });
+    }
     await enqueueMany(db, specs, { schema });
     calls += 1;
   }
@@ -34,6 +39,17 @@ export async function proletarianAdmin(ns) {
     },
     async seed(n) {
       await enqueueChunks(pool, ns, n);
+    },
+    // W9: n due jobs whose priorities cycle through `priorities` values
+    // around 0, enqueued through enqueueMany like W3's; beside them, `future`
+    // jobs of the same priorities due a day later and `keyed` jobs with
+    // unique keys, also due a day later (due ones would be drained too).
+    async seedLifecycleMix({ jobs, priorities, future, keyed }) {
+      const priorityOf = (i) => (i % priorities) - Math.floor(priorities / 2);
+      await enqueueChunks(pool, ns, jobs, cfg.enqueueChunk, 0, (i) => ({ priority: priorityOf(i) }));
+      const later = new Date(Date.now() + 24 * 3600_000);
+      await enqueueChunks(pool, ns, future, cfg.enqueueChunk, jobs, (i) => ({ priority: priorityOf(i), processAt: later }));
+      await enqueueChunks(pool, ns, keyed, cfg.enqueueChunk, jobs + future, (i) => ({ uniqueKey: `key-${i}`, processAt: later }));
     },
     // Jobs of the queue not yet archived: due ones, and any whose process_at
     // moved a little ahead (a retry's delay, a lease) — but not W6's jobs

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Tables } from '../tables.js';
 import { preparedName, type JobRow } from './jobs.js';
 import { queryAfter, queryBetween, type SideStatement } from './round-trip.js';
+import { MIN_PRIORITY } from '../priority.js';
 
 // The claim: which due jobs a worker takes next, in which order, and how the
 // database is made to find them. Built here once for both kinds of claim —
@@ -25,10 +26,11 @@ import { queryAfter, queryBetween, type SideStatement } from './round-trip.js';
 //   row and a dead index entry at the front of the queue's part of the
 //   index; while any session holds an old snapshot, none can be cleaned up,
 //   and a scan from the queue's start would step over all of them on every
-//   claim. A claim can therefore start at a due time (`claimFrom`): the
-//   worker passes the due time of the oldest job its last claim found, so
-//   it steps over at most the jobs claimed since. See
-//   src/worker/claim-start.ts for when the worker scans from the start.
+//   claim. A claim can therefore start at a position in claim order
+//   (`claimFrom`: a priority and a due time): the worker passes the
+//   position of the first job its last claim found, so it steps over at
+//   most the jobs claimed since. See src/worker/claim-start.ts for when the
+//   worker scans from further back.
 
 /** A job row as claimed in a transaction, with what it tells of earlier claims. */
 export interface ClaimedJobRow extends JobRow {
@@ -57,20 +59,38 @@ export interface ClaimedBatch {
 export type TypeFilter = 'all' | 'only' | 'except';
 
 /**
- * The locking part of every claim: up to `$2` due jobs of queue `$1`, due no
- * earlier than `$3` (epoch milliseconds; null: from the start), of the types
- * in `$4` as `filter` says, in claim order, locked for the rest of the
- * transaction. SKIP LOCKED lets any number of workers share a queue: each
- * sees only jobs nobody else holds, and a dead worker's locks vanish with
- * its connection.
+ * A place in a queue's claim order: jobs of `priority` due at `dueMs`
+ * (epoch ms; null: the first of that priority). A claim from here takes the
+ * jobs of that priority due then or later, then every less urgent job.
+ */
+export interface ClaimPosition {
+  priority: number;
+  dueMs: number | null;
+}
+
+function positionValues(position: ClaimPosition | null): [number | null, number | null] {
+  return position ? [position.priority, position.dueMs] : [null, null];
+}
+
+/**
+ * The locking part of every claim: up to `$2` due jobs of queue `$1`, in
+ * claim order (priority, then due time, then enqueue order), starting at
+ * the position (`$3` priority, `$4` due time in epoch milliseconds; nulls:
+ * from the queue's start), of the types in `$5` as `filter` says, locked for
+ * the rest of the transaction. The start is a row comparison on the claim
+ * index's own columns, so the scan begins there rather than filtering its
+ * way to it. SKIP LOCKED lets any number of workers share a queue: each sees
+ * only jobs nobody else holds, and a dead worker's locks vanish with its
+ * connection.
  */
 function lockDueJobs(t: Tables, columns: string, filter: TypeFilter): string {
-  const types = { all: '', only: ' AND job_type = ANY($4::text[])', except: ' AND job_type <> ALL($4::text[])' }[filter];
+  const types = { all: '', only: ' AND job_type = ANY($5::text[])', except: ' AND job_type <> ALL($5::text[])' }[filter];
   return `SELECT ${columns}
       FROM ${t.job}
       WHERE queue = $1 AND process_at <= now()
-        AND process_at >= COALESCE(to_timestamp($3::float8 / 1000), '-infinity')${types}
-      ORDER BY process_at, job_id
+        AND (priority, process_at) >= (COALESCE($3::smallint, ${MIN_PRIORITY}),
+                                       COALESCE(to_timestamp($4::float8 / 1000), '-infinity'))${types}
+      ORDER BY priority, process_at, job_id
       LIMIT $2
       FOR UPDATE SKIP LOCKED`;
 }
@@ -102,24 +122,24 @@ const BEGIN: SideStatement = { text: 'BEGIN' };
 export function batchClaimStatement(t: Tables, filter: TypeFilter): pg.QueryArrayConfig {
   const locked = lockDueJobs(
     t,
-    'job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, aborted_claim, xmax AS prior_locker',
+    'job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, priority, aborted_claim, xmax AS prior_locker',
     filter,
   );
   const text = `SELECT job_id, job_type, payload::text, attempts, abandoned_runs,
-           floor(date_part('epoch', enqueued_at) * 1000), floor(date_part('epoch', process_at) * 1000),
+           floor(date_part('epoch', enqueued_at) * 1000), floor(date_part('epoch', process_at) * 1000), priority,
            ${ABORTED_LOCKER},
            CASE WHEN aborted_claim IS NOT NULL
                 THEN EXISTS (SELECT 1 FROM ${t.lostTransactions} WHERE xid = aborted_claim) END,
            (SELECT pg_current_xact_id()::text)
     FROM (${locked}) AS claimed
-    ORDER BY process_at, job_id`;
+    ORDER BY priority, process_at, job_id`;
   return { name: preparedName('claim', text), text, rowMode: 'array' };
 }
 
 /**
  * The lease claim: the oldest due job of the types in `$4` moves its
- * `process_at` to the lease's end (`$6` ms from now), so no claim sees it
- * until the lease runs out; `locked_by` names the holder (`$5`). A job
+ * `process_at` to the lease's end (`$7` ms from now), so no claim sees it
+ * until the lease runs out; `locked_by` names the holder (`$6`). A job
  * still marked with a holder was abandoned by it: that run is counted in
  * `abandoned_runs`. `attempts` is left alone; as in transaction mode, it
  * counts only runs that ended in a recorded failure. Returns the job's due
@@ -128,13 +148,13 @@ export function batchClaimStatement(t: Tables, filter: TypeFilter): pg.QueryArra
 export function leaseClaimStatement(t: Tables): pg.QueryConfig {
   const text = `WITH next AS (${lockDueJobs(t, 'job_id, process_at', 'only')})
     UPDATE ${t.job} AS j
-    SET locked_by = $5,
-        process_at = clock_timestamp() + $6::float8 * interval '1 millisecond',
+    SET locked_by = $6,
+        process_at = clock_timestamp() + $7::float8 * interval '1 millisecond',
         abandoned_runs = j.abandoned_runs + (j.locked_by IS NOT NULL)::int
     FROM next
     WHERE j.job_id = next.job_id
     RETURNING j.job_id, j.queue, j.job_type, j.payload::text AS payload, j.attempts, j.enqueued_at,
-              next.process_at, j.abandoned_runs, floor(date_part('epoch', next.process_at) * 1000) AS due_ms`;
+              next.process_at, j.priority, j.abandoned_runs, floor(date_part('epoch', next.process_at) * 1000) AS due_ms`;
   return { name: preparedName('lease', text), text };
 }
 
@@ -157,7 +177,9 @@ const ABORTED_LOCKER = `CASE WHEN prior_locker <> '0'::xid THEN (
   ) END`;
 
 /** A claim's row, in the batch claim statement's column order. */
-type ClaimedTuple = [string, string, string, number, number, number, number, string | null, boolean | null, string];
+type ClaimedTuple = [
+  string, string, string, number, number, number, number, number, string | null, boolean | null, string,
+];
 
 /** What one batch claim asks for. */
 export interface ClaimRequest {
@@ -167,8 +189,8 @@ export interface ClaimRequest {
   /** The types the statement's filter lists; null with the filter `all`. */
   jobTypes: readonly string[] | null;
   limit: number;
-  /** Take only jobs due at or after this time (epoch ms); null: from the queue's start. */
-  claimFrom: number | null;
+  /** Take only jobs at or after this position in claim order; null: from the queue's start. */
+  claimFrom: ClaimPosition | null;
 }
 
 /**
@@ -191,7 +213,8 @@ async function claimIn(
   leading: readonly SideStatement[],
 ): Promise<ClaimedBatch> {
   const { claim, queue, jobTypes, limit, claimFrom } = request;
-  const query = { ...claim, values: jobTypes ? [queue, limit, claimFrom, jobTypes] : [queue, limit, claimFrom] };
+  const from = positionValues(claimFrom);
+  const query = { ...claim, values: jobTypes ? [queue, limit, ...from, jobTypes] : [queue, limit, ...from] };
   const together = queryBetween<ClaimedTuple>(client, leading, query, [RESTORE_PLANNER]);
   if (together) return claimedBatchOf((await together).rows, queue);
   for (const statement of leading) await client.query(statement.text);
@@ -213,11 +236,12 @@ function claimedBatchOf(rows: readonly ClaimedTuple[], queue: string): ClaimedBa
       abandoned_runs: r[4],
       enqueued_at: new Date(r[5]),
       process_at: new Date(r[6]),
-      aborted_locker: r[7],
-      aborted_claim_lost_connection: r[8],
+      priority: r[7],
+      aborted_locker: r[8],
+      aborted_claim_lost_connection: r[9],
     };
   }
-  return { jobs: claimed, xid: rows[0]?.[9] ?? null };
+  return { jobs: claimed, xid: rows[0]?.[10] ?? null };
 }
 
 /** A job row as leased; `abandoned_runs` includes the run this lease found abandoned, if any. */
@@ -236,7 +260,7 @@ export interface LeaseRequest {
   holder: string;
   leaseMs: number;
   /** As in {@link ClaimRequest}. */
-  claimFrom: number | null;
+  claimFrom: ClaimPosition | null;
 }
 
 /**
@@ -246,7 +270,7 @@ export interface LeaseRequest {
  */
 export async function leaseNextJob(pool: pg.Pool, request: LeaseRequest): Promise<LeasedJobRow | null> {
   const { claim, queue, jobTypes, holder, leaseMs, claimFrom } = request;
-  const query = { ...claim, values: [queue, 1, claimFrom, jobTypes, holder, leaseMs] };
+  const query = { ...claim, values: [queue, 1, ...positionValues(claimFrom), jobTypes, holder, leaseMs] };
   const client = await pool.connect();
   // A connection that dies while we hold it emits 'error'; unheard, that
   // would crash the process. The failing query reports the same error.

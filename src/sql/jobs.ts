@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { ARCHIVE_STATUSES_SQL, type ArchiveStatus } from '../archive-status.js';
 import { toStorableText } from '../payload.js';
+import { DEFAULT_PRIORITY } from '../priority.js';
 import { queryAfter } from './round-trip.js';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
@@ -25,6 +26,8 @@ export interface JobRow {
   attempts: number;
   enqueued_at: Date;
   process_at: Date;
+  /** Lower runs first; see src/priority.ts. */
+  priority: number;
 }
 
 /** What is stored about a failed attempt, in `last_error`. */
@@ -48,6 +51,18 @@ export interface NewJob {
   payloadJson: string;
   processAt: Date | null;
   processIn: number | null;
+  priority: number;
+  /** With a key, at most one unfinished job per queue and key exists. */
+  uniqueKey: string | null;
+  /** What to do when an unfinished job holds the key: keep it as it is, or give it this job's payload, due time and priority. */
+  onConflict: 'keep' | 'replace';
+}
+
+/** The job that holds a unique key: the one inserted, or the one that was there. */
+export interface KeyHolder {
+  job_id: string;
+  queue: string;
+  unique_key: string;
 }
 
 /** How a claimed job's run ended, as recorded by {@link completeJobs}. */
@@ -66,6 +81,8 @@ export type Completion =
 interface JobStatements {
   insertOne: pg.QueryConfig;
   insertMany: pg.QueryConfig;
+  insertUnique: Record<NewJob['onConflict'], pg.QueryConfig>;
+  keyHolders: pg.QueryConfig;
   complete: pg.QueryConfig;
   completeSuccesses: pg.QueryConfig;
   notifyChannel: string;
@@ -82,7 +99,17 @@ const SUCCESS: ArchiveStatus = 'success';
 
 /** The archive's columns, in the order every statement that archives a job fills them. */
 export const ARCHIVED_COLUMNS =
-  'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error';
+  'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error, priority, unique_key';
+
+/**
+ * What a finished job's row (selected from the job table) becomes in the
+ * archive, in {@link ARCHIVED_COLUMNS}' order: `status` and `error` are SQL
+ * expressions; `attempts` then counts the run that ended it too.
+ */
+export function archivedValues(status: string, error: string): string {
+  return `job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, ${status}, clock_timestamp(),
+             ${error}, priority, unique_key`;
+}
 
 function statements(t: Tables): JobStatements {
   let cached = statementCache.get(t);
@@ -90,10 +117,13 @@ function statements(t: Tables): JobStatements {
     const notifyChannel = notifyChannelFor(t);
     // Jobs due at once wake idle workers through NOTIFY, sent in the same
     // statement and delivered only at commit: a rolled-back enqueue wakes
-    // nobody. PostgreSQL folds repeats within a transaction into one.
+    // nobody. PostgreSQL folds repeats within a transaction into one. The
+    // payload names the most urgent priority when it is not the default
+    // (see notificationPayloadSql).
     const notifyDue = (inserted: string) =>
-      `SELECT pg_notify('${notifyChannel}', queue)
-       FROM (SELECT DISTINCT queue FROM ${inserted} WHERE process_at <= statement_timestamp()) AS due`;
+      `SELECT pg_notify('${notifyChannel}', ${notificationPayloadSql('queue', 'priority')})
+       FROM (SELECT queue, min(priority) AS priority FROM ${inserted}
+             WHERE process_at <= statement_timestamp() GROUP BY queue) AS due`;
     const complete = `WITH outcome AS (
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::jsonb[], $5::text[], $6::int[])
           AS o (job_id, status, delay_ms, error, aborted_claim, crashes)
@@ -124,33 +154,70 @@ function statements(t: Tables): JobStatements {
         RETURNING j.*, o.status AS final_status, o.error AS final_error
       )
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-      SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, final_status, clock_timestamp(),
-             COALESCE(final_error, last_error)
+      SELECT ${archivedValues('final_status', 'COALESCE(final_error, last_error)')}
       FROM finished`;
     // The common case, a batch that all succeeded, needs no per-job data but ids.
     const completeSuccesses = `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = ANY($1::uuid[]) RETURNING *)
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-      SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, '${SUCCESS}', clock_timestamp(),
-             last_error
+      SELECT ${archivedValues(`'${SUCCESS}'`, 'last_error')}
       FROM finished`;
     const insertOne = `WITH inserted AS (
-        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
-        VALUES ($1, $2, $3, $4::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')})
-        RETURNING queue, process_at
+        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority)
+        VALUES ($1, $2, $3, $4::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')}, $7)
+        RETURNING queue, process_at, priority
       ) ${notifyDue('inserted')}`;
     // One statement for any number of jobs: arrays in, rows out, in order.
     const insertMany = `WITH inserted AS (
-        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
-        SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')}
-        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[])
-          AS new_job (id, queue, job_type, payload, process_at, process_in)
-        RETURNING queue, process_at
+        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority)
+        SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')},
+               priority
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::smallint[])
+          AS new_job (id, queue, job_type, payload, process_at, process_in, priority)
+        RETURNING queue, process_at, priority
       ) ${notifyDue('inserted')}`;
+    // Jobs with unique keys: the unique index decides, so any number of
+    // concurrent enqueues of one key end with one job. A key held by an
+    // unfinished job inserts nothing ('keep'), or hands that job the new
+    // payload, due time and priority ('replace'). A job running in a batch
+    // is locked: 'replace' waits for the batch, and once the batch archives
+    // it, the insert goes ahead, so the change runs after the running job.
+    // A job running under a lease keeps the change in \`replacement\` until
+    // its run ends (see leases.ts). Rows go in key order, so enqueues that
+    // share keys wait on each other in one order and never deadlock. The
+    // notification is a CTE that the final SELECT reads, which makes it run.
+    const insertUniqueWith = (onConflict: string) => `WITH inserted AS (
+        INSERT INTO ${t.job} AS j (job_id, queue, job_type, payload, enqueued_at, process_at, priority, unique_key)
+        SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')},
+               priority, unique_key
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::smallint[],
+                    $8::text[])
+          AS new_job (id, queue, job_type, payload, process_at, process_in, priority, unique_key)
+        ORDER BY queue, unique_key
+        ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL ${onConflict}
+        RETURNING job_id, queue, unique_key, process_at, priority
+      ), notified AS (${notifyDue('inserted')})
+      SELECT job_id::text, queue, unique_key FROM inserted WHERE (SELECT count(*) FROM notified) >= 0`;
+    const whileWaiting = (column: string, change: string) =>
+      `${column} = CASE WHEN j.locked_by IS NULL THEN ${change} ELSE j.${column} END`;
+    const replace = `DO UPDATE SET
+          ${whileWaiting('payload', 'EXCLUDED.payload')},
+          ${whileWaiting('process_at', 'EXCLUDED.process_at')},
+          ${whileWaiting('priority', 'EXCLUDED.priority')},
+          replacement = CASE WHEN j.locked_by IS NULL THEN NULL
+                             ELSE jsonb_build_object('payload', EXCLUDED.payload, 'priority', EXCLUDED.priority,
+                                                     'process_at', EXCLUDED.process_at) END`;
+    const keyHolders = `SELECT job_id::text, queue, unique_key FROM ${t.job}
+      WHERE (queue, unique_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`;
     cached = {
       notifyChannel,
       completeSuccesses: prepared('complete_successes', completeSuccesses),
       insertOne: prepared('insert_one', insertOne),
       insertMany: prepared('insert_many', insertMany),
+      insertUnique: {
+        keep: prepared('insert_unique', insertUniqueWith('DO NOTHING')),
+        replace: prepared('insert_replacing', insertUniqueWith(replace)),
+      },
+      keyHolders: prepared('key_holders', keyHolders),
       // Successes, final failures and retries of a whole batch in one round
       // trip: archive-and-delete leaves no moment in which a job is in both
       // tables or in neither.
@@ -159,6 +226,26 @@ function statements(t: Tables): JobStatements {
     statementCache.set(t, cached);
   }
   return cached;
+}
+
+/**
+ * A jobs notification's payload, as SQL: the queue's name for jobs of the
+ * default priority, else a space, the priority, a space and the name. Queue
+ * names never start with a space, so the two cannot be confused, and a
+ * plain `pg_notify(channel, queue)` of the app's own still reads right.
+ */
+function notificationPayloadSql(queue: string, priority: string): string {
+  return `CASE WHEN ${priority} = ${DEFAULT_PRIORITY} THEN ${queue} ELSE ' ' || ${priority} || ' ' || ${queue} END`;
+}
+
+/** The queue and most urgent priority a jobs notification names; see {@link notificationPayloadSql}. */
+export function parseJobsNotification(payload: string): { queue: string; priority: number } {
+  if (payload.startsWith(' ')) {
+    const space = payload.indexOf(' ', 1);
+    const priority = Number(payload.slice(1, space));
+    if (space > 0 && Number.isInteger(priority)) return { queue: payload.slice(space + 1), priority };
+  }
+  return { queue: payload, priority: DEFAULT_PRIORITY };
 }
 
 /**
@@ -178,7 +265,7 @@ export function notifyChannelFor(t: Tables): string {
 export async function insertJob(db: Queryable, t: Tables, job: NewJob): Promise<void> {
   await db.query({
     ...statements(t).insertOne,
-    values: [job.jobId, job.queue, job.jobType, job.payloadJson, job.processAt, job.processIn],
+    values: [job.jobId, job.queue, job.jobType, job.payloadJson, job.processAt, job.processIn, job.priority],
   });
 }
 
@@ -193,8 +280,48 @@ export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob
       jobs.map((job) => job.payloadJson),
       jobs.map((job) => job.processAt),
       jobs.map((job) => job.processIn),
+      jobs.map((job) => job.priority),
     ],
   });
+}
+
+/**
+ * Inserts jobs that all have unique keys, distinct among them, all with
+ * the same `onConflict`. Resolves with the jobs now holding their keys:
+ * inserted or, for a key already held, the holder kept ('keep') or updated
+ * ('replace'). A key whose holder finished between the conflict and the
+ * answer is missing from it: insert that job again.
+ */
+export async function insertUniqueJobs(
+  db: Queryable,
+  t: Tables,
+  jobs: readonly NewJob[],
+  onConflict: NewJob['onConflict'],
+): Promise<KeyHolder[]> {
+  const { rows } = await db.query<KeyHolder>({
+    ...statements(t).insertUnique[onConflict],
+    values: [
+      jobs.map((job) => job.jobId),
+      jobs.map((job) => job.queue),
+      jobs.map((job) => job.jobType),
+      jobs.map((job) => job.payloadJson),
+      jobs.map((job) => job.processAt),
+      jobs.map((job) => job.processIn),
+      jobs.map((job) => job.priority),
+      jobs.map((job) => job.uniqueKey),
+    ],
+  });
+  if (onConflict === 'replace' || rows.length === jobs.length) return rows;
+  // 'keep' returns only the rows it inserted; a new statement sees the
+  // holders of the others, which conflicting enqueues may have committed
+  // after this statement began.
+  const inserted = new Set(rows.map((row) => row.unique_key + '\u0000' + row.queue));
+  const others = jobs.filter((job) => !inserted.has(job.uniqueKey + '\u0000' + job.queue));
+  const holders = await db.query<KeyHolder>({
+    ...statements(t).keyHolders,
+    values: [others.map((job) => job.queue), others.map((job) => job.uniqueKey)],
+  });
+  return [...rows, ...holders.rows];
 }
 
 /** Records how each job of a batch ended: archived, rescheduled for a retry, or left for later. */

@@ -1,7 +1,8 @@
 import type { ArchiveStatus } from '../archive-status.js';
+import { newJobId } from '../job-id.js';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
-import { ARCHIVED_COLUMNS, storedErrorJson, type StoredError } from './jobs.js';
+import { ARCHIVED_COLUMNS, archivedValues, storedErrorJson, type StoredError } from './jobs.js';
 
 // SQL of jobs that run outside a transaction, under a lease (the lease claim
 // itself is in claim.ts). Each statement commits on its own and is guarded
@@ -18,9 +19,28 @@ export async function renewLease(db: Queryable, t: Tables, jobId: string, holder
   return result.rowCount === 1;
 }
 
+// A change enqueued with `onConflict: 'replace'` while the job ran waits in
+// `replacement` until the run ends: then it goes into effect — due no
+// earlier than the run's end, where the worker's claims will look.
+const replaced = (field: 'payload' | 'priority' | 'process_at') =>
+  ({
+    payload: `replacement->'payload'`,
+    priority: `(replacement->>'priority')::smallint`,
+    process_at: `GREATEST((replacement->>'process_at')::timestamptz, clock_timestamp())`,
+  })[field];
+
+/** Each column a waiting change replaces, set from `replacement` when there is one, else to `otherwise`. */
+function withReplacement(otherwise: { process_at: string }): string {
+  return `payload = COALESCE(${replaced('payload')}, payload),
+         priority = COALESCE(${replaced('priority')}, priority),
+         process_at = CASE WHEN replacement IS NULL THEN ${otherwise.process_at} ELSE ${replaced('process_at')} END,
+         replacement = NULL`;
+}
+
 /**
  * Archives a leased job as `success` or `failure`, its `attempts` then
- * counting this last run too; false when the lease was lost.
+ * counting this last run too; false when the lease was lost. A change
+ * enqueued for it while it ran becomes a new job, `nextJobId`, with its key.
  */
 export async function archiveLeasedJob(
   db: Queryable,
@@ -31,12 +51,17 @@ export async function archiveLeasedJob(
   error: StoredError | null,
 ): Promise<boolean> {
   const result = await db.query(
-    `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = $1 AND locked_by = $2 RETURNING *)
+    `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = $1 AND locked_by = $2 RETURNING *),
+     replacing AS (
+       INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority, unique_key)
+       SELECT $5::uuid, queue, job_type, ${replaced('payload')}, clock_timestamp(), ${replaced('process_at')},
+              ${replaced('priority')}, unique_key
+       FROM finished WHERE replacement IS NOT NULL
+     )
      INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-     SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, $3, clock_timestamp(),
-            COALESCE($4::jsonb, last_error)
+     SELECT ${archivedValues('$3', 'COALESCE($4::jsonb, last_error)')}
      FROM finished`,
-    [jobId, holder, status, error ? storedErrorJson(error) : null],
+    [jobId, holder, status, error ? storedErrorJson(error) : null, newJobId()],
   );
   return result.rowCount === 1;
 }
@@ -52,8 +77,8 @@ export async function retryLeasedJob(
 ): Promise<boolean> {
   const result = await db.query(
     `UPDATE ${t.job}
-     SET locked_by = NULL, attempts = attempts + 1,
-         process_at = clock_timestamp() + $3::float8 * interval '1 millisecond', last_error = $4::jsonb
+     SET locked_by = NULL, attempts = attempts + 1, last_error = $4::jsonb,
+         ${withReplacement({ process_at: `clock_timestamp() + $3::float8 * interval '1 millisecond'` })}
      WHERE job_id = $1 AND locked_by = $2`,
     [jobId, holder, delayMs, storedErrorJson(error)],
   );
@@ -66,7 +91,7 @@ export async function retryLeasedJob(
  */
 export async function releaseLeasedJob(db: Queryable, t: Tables, jobId: string, holder: string): Promise<boolean> {
   const result = await db.query(
-    `UPDATE ${t.job} SET locked_by = NULL, process_at = now() WHERE job_id = $1 AND locked_by = $2`,
+    `UPDATE ${t.job} SET locked_by = NULL, ${withReplacement({ process_at: 'now()' })} WHERE job_id = $1 AND locked_by = $2`,
     [jobId, holder],
   );
   return result.rowCount === 1;

@@ -34,6 +34,7 @@ export function jobOf(row: JobRow, attempt: number): { job: JobInfo; decodeError
     attempt,
     enqueuedAt: row.enqueued_at,
     processAt: row.process_at,
+    priority: row.priority,
   };
   return 'error' in decoded ? { job, decodeError: decoded.error } : { job };
 }
@@ -125,6 +126,7 @@ export function jobContext(
     attempt: job.attempt,
     enqueuedAt: job.enqueuedAt,
     processAt: job.processAt,
+    priority: job.priority,
     db,
     signal,
     log: (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message }),

@@ -1,14 +1,19 @@
 import pg from 'pg';
 import { toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
+import { MIN_PRIORITY } from '../priority.js';
+import { parseJobsNotification } from '../sql/jobs.js';
 
 // Reconnection backoff of the listening connection.
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5_000;
 
+/** Called when jobs of `priority` (or more urgent, as far as is known) became due. */
+type OnJobs = (priority: number) => void;
+
 interface Subscription {
   queue: string;
-  onJobs: () => void;
+  onJobs: OnJobs;
   emit: EmitLog;
 }
 
@@ -43,8 +48,11 @@ export class Notifier {
     this.#channel = channel;
   }
 
-  /** Calls `onJobs` whenever jobs become due on `queue`; returns the unsubscribe function. */
-  subscribe(queue: string, onJobs: () => void, emit: EmitLog): () => void {
+  /**
+   * Calls `onJobs` with their most urgent priority whenever jobs become due
+   * on `queue`; returns the unsubscribe function.
+   */
+  subscribe(queue: string, onJobs: OnJobs, emit: EmitLog): () => void {
     const subscription: Subscription = { queue, onJobs, emit };
     this.#subscriptions.add(subscription);
     if (this.#subscriptions.size === 1) void this.#connect();
@@ -63,8 +71,10 @@ export class Notifier {
     const client = new ClientClass(this.#pool.options);
     this.#client = client;
     client.on('notification', (message) => {
+      if (message.payload === undefined) return;
+      const { queue, priority } = parseJobsNotification(message.payload);
       for (const subscription of this.#subscriptions) {
-        if (subscription.queue === message.payload) subscription.onJobs();
+        if (subscription.queue === queue) subscription.onJobs(priority);
       }
     });
     client.on('error', (error) => this.#lost(client, error));
@@ -79,8 +89,9 @@ export class Notifier {
     if (this.#client !== client) return; // closed while connecting
     if (this.#failures > 0) this.#broadcast('listener-reconnected', { afterFailures: this.#failures });
     this.#failures = 0;
-    // Jobs enqueued while nobody listened sent notifications into the void.
-    for (const subscription of this.#subscriptions) subscription.onJobs();
+    // Jobs enqueued while nobody listened sent notifications into the void,
+    // of any priority.
+    for (const subscription of this.#subscriptions) subscription.onJobs(MIN_PRIORITY);
   }
 
   #lost(client: pg.Client, error: Error): void {

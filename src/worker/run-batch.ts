@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import type { EmitLog } from '../log.js';
-import { beginAndClaimJobs, type ClaimedJobRow } from '../sql/claim.js';
+import { beginAndClaimJobs, type ClaimedJobRow, type ClaimPosition } from '../sql/claim.js';
 import { completeJobs, completeJobsAndCommit, storedErrorOf, type Completion, type JobRow } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
@@ -81,16 +81,17 @@ async function runBatch(
   const { options, emit } = runtime;
   const { claim, jobTypes, start } = runtime.batches!;
   let watch: InFlightWatch | undefined;
-  // The claim's transaction and its oldest job, until it commits.
+  // The claim's transaction and where its first job stands, until it commits.
   let claimXid: string | null = null;
-  let oldestClaimed: number | null = null;
+  let firstClaimed: ClaimPosition | null = null;
   try {
     const claimFrom = start.next();
     const claimed = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
     claimXid = claimed.xid;
     const rows = claimed.jobs;
-    oldestClaimed = rows[0]?.process_at.getTime() ?? null;
-    start.found(oldestClaimed);
+    const first = rows[0];
+    firstClaimed = first ? { priority: first.priority, dueMs: first.process_at.getTime() } : null;
+    start.found(firstClaimed);
     if (rows.length === 0) {
       await client.query('COMMIT');
       return { claimed: 0, ran: 0, handlerMs: 0, savepoints: 0, soloNext: false };
@@ -139,7 +140,7 @@ async function runBatch(
       // This worker lives on: the jobs did not kill it. Said before it claims again.
       runtime.lostTransactions.add(claimXid);
       // Its jobs are due again where they were, perhaps behind the claims' start.
-      if (oldestClaimed !== null) start.rewind(oldestClaimed);
+      if (firstClaimed !== null) start.rewind(firstClaimed);
     }
     throw error;
   } finally {

@@ -25,7 +25,7 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   const { options, emit, pool, leaseHolder: holder } = runtime;
   const { claim, jobTypes, leaseMs, start } = runtime.leases!;
   const row = await leaseNextJob(pool, { claim, queue: options.queue, jobTypes, holder, leaseMs, claimFrom: start.next() });
-  start.found(row?.due_ms ?? null);
+  start.found(row ? { priority: row.priority, dueMs: row.due_ms } : null);
   if (!row) return 'empty';
   const entry = options.handlers.get(row.job_type)!;
   const { job, decodeError } = jobOf(row, row.attempts + 1);

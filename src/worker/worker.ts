@@ -136,7 +136,7 @@ class QueueWorker implements Worker {
     };
     // stop() was called while the schema was being checked: spawn nothing.
     if (this.#state !== 'starting') return;
-    this.#removeListeners = this.#addListeners();
+    this.#removeListeners = this.#addListeners(runtime);
     this.#state = 'running';
     this.#emit('worker-started', {
       concurrency: options.concurrency,
@@ -191,7 +191,7 @@ class QueueWorker implements Worker {
     this.#emit('worker-stopped', finished ? {} : { note: 'some loops were still waiting for a connection' });
   }
 
-  #addListeners(): () => void {
+  #addListeners(runtime: WorkerRuntime): () => void {
     // An idle pooled connection that dies emits 'error' on the pool; with no
     // listener that crashes the process. The pool drops the connection itself.
     const onPoolError = (error: Error) => this.#emit('connection-error', { idle: true, ...errorData(error) });
@@ -209,7 +209,12 @@ class QueueWorker implements Worker {
     const unsubscribe = this.#options.listen
       ? Notifier.for(this.#pool, notifyChannelFor(this.#options.tables)).subscribe(
           this.queue,
-          () => this.#idle.wakeOne(),
+          (priority) => {
+            // A job more urgent than where claims start would wait for the next sweep.
+            runtime.batches?.start.notified(priority);
+            runtime.leases?.start.notified(priority);
+            this.#idle.wakeOne();
+          },
           this.#emit,
         )
       : () => {};
