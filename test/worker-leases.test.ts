@@ -96,16 +96,26 @@ describe('worker: lease mode', () => {
       queue,
       log,
       pollInterval: 50,
-      handlers: { work: { mode: 'lease', leaseDuration: 1_000, handler: (_p, ctx) => void ran.push(ctx.attempt) } },
+      retryStrategy: { retries: 1, delays: [0] },
+      handlers: {
+        work: {
+          mode: 'lease',
+          leaseDuration: 1_000,
+          handler: (_p, ctx) => {
+            if (ran.push(ctx.attempt) === 1) throw new Error('the first attempt fails');
+          },
+        },
+      },
     });
     await whileRunning(worker, () => waitFor(async () => (await archived(jobId))?.status === 'success', { what: 'the take-over' }));
     const tookOverIn = Date.now() - killedAt;
     // The child's lease lasts 1 s; one poll later the job is taken.
     assert.ok(tookOverIn < 3_000, `taken over after ${tookOverIn} ms`);
-    assert.deepEqual(ran, [1], 'the dead run counted as an abandoned run, not an attempt, as in transaction mode');
-    const recovered = log.events.find((e) => e.event === 'job-recovered');
-    assert.equal(recovered?.data['abandonedRuns'], 1);
-    assert.equal((await archived(jobId))?.attempts, 1);
+    assert.deepEqual(ran, [1, 2], 'the dead run counted as an abandoned run, not an attempt, as in transaction mode');
+    const recovered = log.events.filter((e) => e.event === 'job-recovered');
+    assert.equal(recovered.length, 1, 'told once, by the lease that took the job over, not again at its retry');
+    assert.equal(recovered[0]?.data['abandonedRuns'], 1);
+    assert.equal((await archived(jobId))?.attempts, 2);
   });
 
   it('sets aside a job whose workers keep dying, after maxAbandonedRuns', async () => {

@@ -146,7 +146,7 @@ export function batchClaimStatement(t: Tables, filter: TypeFilter): pg.QueryArra
  * time before the lease, as epoch milliseconds.
  */
 export function leaseClaimStatement(t: Tables): pg.QueryConfig {
-  const text = `WITH next AS (${lockDueJobs(t, 'job_id, process_at', 'only')})
+  const text = `WITH next AS (${lockDueJobs(t, 'job_id, process_at, locked_by', 'only')})
     UPDATE ${t.job} AS j
     SET locked_by = $6,
         process_at = clock_timestamp() + $7::float8 * interval '1 millisecond',
@@ -154,7 +154,8 @@ export function leaseClaimStatement(t: Tables): pg.QueryConfig {
     FROM next
     WHERE j.job_id = next.job_id
     RETURNING j.job_id, j.queue, j.job_type, j.payload::text AS payload, j.attempts, j.enqueued_at,
-              next.process_at, j.priority, j.abandoned_runs, floor(date_part('epoch', next.process_at) * 1000) AS due_ms`;
+              next.process_at, j.priority, j.abandoned_runs, next.locked_by IS NOT NULL AS took_over,
+              floor(date_part('epoch', next.process_at) * 1000) AS due_ms`;
   return { name: preparedName('lease', text), text };
 }
 
@@ -247,6 +248,8 @@ function claimedBatchOf(rows: readonly ClaimedTuple[], queue: string): ClaimedBa
 /** A job row as leased; `abandoned_runs` includes the run this lease found abandoned, if any. */
 export interface LeasedJobRow extends JobRow {
   abandoned_runs: number;
+  /** Whether this lease took the job over from a holder whose lease ran out (a run that died). */
+  took_over: boolean;
   /** When the job was due before the lease moved it, as epoch ms. */
   due_ms: number;
 }

@@ -30,10 +30,9 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   const entry = options.handlers.get(row.job_type)!;
   const { job, decodeError } = jobOf(row, row.attempts + 1);
   const jobLog = logOf(job, slot);
-  if (row.abandoned_runs > 0) {
-    // Runs of it died unfinished; the lease counted the last one if the job
-    // was still marked with its holder. Unless they are now too many, the job
-    // runs at once, under this lease.
+  if (row.took_over) {
+    // Its last run died unfinished, and the lease counted it. Unless such
+    // runs are now too many, the job runs at once, under this lease.
     const outcome = decideRunOutcome({
       kind: 'abandoned',
       abandonedRuns: row.abandoned_runs,
