@@ -29,6 +29,13 @@ export async function checks(): Promise<void> {
     { jobType: 'confirmation-email', payload: { email: 'b@example.com' } },
     { jobType: 'reindex-user', payload: { userId: 2 }, queue: 'search' },
   ]);
+  await enqueue(pool, 'reindex-user', { userId: 3 }, { priority: -1, uniqueKey: 'user:3', onConflict: 'replace' });
+  // @ts-expect-error onConflict is 'keep' or 'replace'
+  await enqueue(pool, 'reindex-user', { userId: 3 }, { uniqueKey: 'user:3', onConflict: 'update' });
+  // @ts-expect-error priority is a number
+  await enqueue(pool, 'reindex-user', { userId: 3 }, { priority: 'high' });
+  await enqueueMany(pool, [{ jobType: 'reindex-user', payload: { userId: 4 }, priority: 2, uniqueKey: 'user:4' }]);
+
   await enqueueMany(pool, [
     // @ts-expect-error payload of another job type
     { jobType: 'reindex-user', payload: { email: 'c@example.com' } },
