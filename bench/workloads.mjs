@@ -157,15 +157,9 @@ export const WORKLOADS = [
     relativeTo: 'W3',
     rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
     trial: (ctx, row) =>
-      inNamespace(ctx, row.system, async (ns, admin) => {
-        const size = ctx.size.W6;
-        const seeding = performance.now();
-        await admin.seedLargeTables(size);
-        await admin.seed(size.jobs);
-        await settle(ctx.pg, ns);
-        const seedSeconds = (performance.now() - seeding) / 1000;
-        const run = await runDrain(ctx, admin, { system: row.system, kind: 'drain', ns, jobs: size.jobs, handler: 'noop' });
-        return { value: size.jobs / run.seconds, ...run, seedSeconds, completed: await checkCompleted(admin, size.jobs) };
+      drainAfterSeeding(ctx, row, ctx.size.W6.jobs, async (admin) => {
+        await admin.seedLargeTables(ctx.size.W6);
+        await admin.seed(ctx.size.W6.jobs);
       }),
   },
   {
@@ -236,16 +230,21 @@ export const WORKLOADS = [
     showCpu: true,
     relativeTo: 'W3',
     rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
-    trial: (ctx, row) =>
-      inNamespace(ctx, row.system, async (ns, admin) => {
-        const size = ctx.size.W9;
-        await admin.seedLifecycleMix(size);
-        await settle(ctx.pg, ns);
-        const run = await runDrain(ctx, admin, { system: row.system, kind: 'drain', ns, jobs: size.jobs, handler: 'noop' });
-        return { value: size.jobs / run.seconds, ...run, completed: await checkCompleted(admin, size.jobs) };
-      }),
+    trial: (ctx, row) => drainAfterSeeding(ctx, row, ctx.size.W9.jobs, (admin) => admin.seedLifecycleMix(ctx.size.W9)),
   },
 ];
+
+/** A no-op drain of `jobs` jobs after `seed(admin)` filled the namespace (W6, W9); the seeding is timed apart. */
+function drainAfterSeeding(ctx, row, jobs, seed) {
+  return inNamespace(ctx, row.system, async (ns, admin) => {
+    const seeding = performance.now();
+    await seed(admin);
+    await settle(ctx.pg, ns);
+    const seedSeconds = (performance.now() - seeding) / 1000;
+    const run = await runDrain(ctx, admin, { system: row.system, kind: 'drain', ns, jobs, handler: 'noop' });
+    return { value: jobs / run.seconds, ...run, seedSeconds, completed: await checkCompleted(admin, jobs) };
+  });
+}
 
 function systemRow(name) {
   return { key: name, label: name, system: name };

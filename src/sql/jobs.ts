@@ -62,7 +62,8 @@ export interface NewJob {
 export interface KeyHolder {
   job_id: string;
   queue: string;
-  unique_key: string;
+  /** Null in the rows of jobs inserted without a key. */
+  unique_key: string | null;
 }
 
 /** How a claimed job's run ended, as recorded by {@link completeJobs}. */
@@ -271,26 +272,15 @@ export async function insertJob(db: Queryable, t: Tables, job: NewJob): Promise<
 
 /** Inserts many jobs in one statement. */
 export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob[]): Promise<void> {
-  await db.query({
-    ...statements(t).insertMany,
-    values: [
-      jobs.map((job) => job.jobId),
-      jobs.map((job) => job.queue),
-      jobs.map((job) => job.jobType),
-      jobs.map((job) => job.payloadJson),
-      jobs.map((job) => job.processAt),
-      jobs.map((job) => job.processIn),
-      jobs.map((job) => job.priority),
-    ],
-  });
+  await db.query({ ...statements(t).insertMany, values: columnsOf(jobs) });
 }
 
 /**
- * Inserts jobs that all have unique keys, distinct among them, all with
- * the same `onConflict`. Resolves with the jobs now holding their keys:
- * inserted or, for a key already held, the holder kept ('keep') or updated
- * ('replace'). A key whose holder finished between the conflict and the
- * answer is missing from it: insert that job again.
+ * Inserts jobs some of which have unique keys (distinct among them, all
+ * with the same `onConflict`) in one statement. Resolves with the jobs now
+ * holding those keys: inserted or, for a key already held, the holder kept
+ * ('keep') or updated ('replace'). A key whose holder finished between the
+ * conflict and the answer is missing from it: insert that job again.
  */
 export async function insertUniqueJobs(
   db: Queryable,
@@ -300,28 +290,34 @@ export async function insertUniqueJobs(
 ): Promise<KeyHolder[]> {
   const { rows } = await db.query<KeyHolder>({
     ...statements(t).insertUnique[onConflict],
-    values: [
-      jobs.map((job) => job.jobId),
-      jobs.map((job) => job.queue),
-      jobs.map((job) => job.jobType),
-      jobs.map((job) => job.payloadJson),
-      jobs.map((job) => job.processAt),
-      jobs.map((job) => job.processIn),
-      jobs.map((job) => job.priority),
-      jobs.map((job) => job.uniqueKey),
-    ],
+    values: [...columnsOf(jobs), jobs.map((job) => job.uniqueKey)],
   });
-  if (onConflict === 'replace' || rows.length === jobs.length) return rows;
+  const holders = rows.filter((row) => row.unique_key !== null);
+  if (onConflict === 'replace') return holders;
   // 'keep' returns only the rows it inserted; a new statement sees the
   // holders of the others, which conflicting enqueues may have committed
   // after this statement began.
-  const inserted = new Set(rows.map((row) => row.unique_key + '\u0000' + row.queue));
-  const others = jobs.filter((job) => !inserted.has(job.uniqueKey + '\u0000' + job.queue));
-  const holders = await db.query<KeyHolder>({
+  const inserted = new Set(holders.map((row) => `${row.queue}\u0000${row.unique_key}`));
+  const others = jobs.filter((job) => job.uniqueKey !== null && !inserted.has(`${job.queue}\u0000${job.uniqueKey}`));
+  if (others.length === 0) return holders;
+  const found = await db.query<KeyHolder>({
     ...statements(t).keyHolders,
     values: [others.map((job) => job.queue), others.map((job) => job.uniqueKey)],
   });
-  return [...rows, ...holders.rows];
+  return [...holders, ...found.rows];
+}
+
+/** The columns every insert statement takes, as arrays, in its parameters' order. */
+function columnsOf(jobs: readonly NewJob[]): unknown[][] {
+  return [
+    jobs.map((job) => job.jobId),
+    jobs.map((job) => job.queue),
+    jobs.map((job) => job.jobType),
+    jobs.map((job) => job.payloadJson),
+    jobs.map((job) => job.processAt),
+    jobs.map((job) => job.processIn),
+    jobs.map((job) => job.priority),
+  ];
 }
 
 /** Records how each job of a batch ended: archived, rescheduled for a retry, or left for later. */
