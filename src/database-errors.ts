@@ -23,9 +23,9 @@ export interface SetupProblem {
 
 const HINTS: Record<SetupProblemKind, string> = {
   authentication:
-    "check the user name and password of the pool's connection settings, that the role exists and may log in (LOGIN), " +
+    'check the user name and password of the connection settings, that the role exists and may log in (LOGIN), ' +
     'and that pg_hba.conf admits it',
-  'database-missing': "create the database, or fix the database name in the pool's connection settings",
+  'database-missing': 'create the database, or fix the database name in the connection settings',
   'permission-denied':
     "grant the role the privileges listed in database/roles.sql, or connect as the schema's owner",
   'schema-not-ready': 'run `await migrate(pool)` or `npx proletarian migrate`',
