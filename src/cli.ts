@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { planPrune, runPrune } from './cli/prune.js';
+import { planWorker, runWorker } from './cli/worker.js';
 import { explainSetupError } from './database-errors.js';
 import { migrate, schemaSql } from './migrate.js';
 import { queueStats } from './stats.js';
@@ -14,6 +15,8 @@ Commands:
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
   stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying.
+  worker         Run a worker on the handlers a module exports, until SIGTERM or SIGINT
+                 (then running jobs finish, up to 10 s).
   prune          Delete archived jobs that finished longer than --older-than ago,
                  the oldest first, in batches that each commit on their own. Says
                  how many first, and deletes only with --yes or your answer.
@@ -24,6 +27,12 @@ Options:
   --job-table <name>          Job table (default: job)
   --archived-job-table <name> Archived-job table (default: archived_job)
   -h, --help                  Show this help
+
+Options of worker:
+  --handlers <module>         Required. A module (ESM or CommonJS) that exports \`handlers\`,
+                              an object of job type → handler, e.g. ./dist/jobs.js
+  --queue <name>              Queue to serve (default: default)
+  --concurrency <n>           Jobs run in parallel (default: 1)
 
 Options of prune:
   --older-than <duration>     Required. A whole number with a unit: 30d, 12h, 90m (minutes),
@@ -50,6 +59,9 @@ async function main(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' },
       'max-batches': { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
+      handlers: { type: 'string' },
+      queue: { type: 'string' },
+      concurrency: { type: 'string' },
       'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -103,10 +115,25 @@ async function main(argv: string[]): Promise<number> {
       const plan = planPrune(values, tables);
       return withClient(command, values['database-url'], (client) => runPrune(client, plan));
     }
+    case 'worker': {
+      const plan = planWorker(values, tables);
+      const url = databaseUrlOf(command, values['database-url']);
+      return url === null ? 1 : runWorker(url, plan);
+    }
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
       return 1;
   }
+}
+
+/** --database-url, else DATABASE_URL; null (and a message) when neither is set. */
+function databaseUrlOf(command: string, url: string | undefined): string | null {
+  const connectionString = url ?? process.env['DATABASE_URL'];
+  if (!connectionString) {
+    process.stderr.write(`proletarian ${command}: set DATABASE_URL or pass --database-url\n`);
+    return null;
+  }
+  return connectionString;
 }
 
 async function withClient(
@@ -114,11 +141,8 @@ async function withClient(
   url: string | undefined,
   work: (client: pg.Client) => Promise<number | void>,
 ): Promise<number> {
-  const connectionString = url ?? process.env['DATABASE_URL'];
-  if (!connectionString) {
-    process.stderr.write(`proletarian ${command}: set DATABASE_URL or pass --database-url\n`);
-    return 1;
-  }
+  const connectionString = databaseUrlOf(command, url);
+  if (connectionString === null) return 1;
   const client = new pg.Client({ connectionString });
   try {
     await client.connect();
