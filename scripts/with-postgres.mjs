@@ -44,7 +44,7 @@ const MAX_SOCKET_PATH = 107;
  * process is killed by a signal, so scripts that may be interrupted should
  * handle SIGINT/SIGTERM themselves and call stop().
  *
- * @param {{ signal?: AbortSignal, detached?: boolean, durable?: boolean }} [options]
+ * @param {{ signal?: AbortSignal, detached?: boolean, durable?: boolean, password?: string }} [options]
  *   signal: aborting cancels a pending start (everything started so far is
  *   stopped and deleted).
  *   detached: run postgres in its own process group, so a Ctrl-C in the
@@ -53,12 +53,14 @@ const MAX_SOCKET_PATH = 107;
  *   CLI sets it, as it forwards signals and stops postgres itself).
  *   durable: acknowledge commits only once their WAL is written, so they
  *   survive a crash of the server (default false: faster).
+ *   password: require this password of the postgres user (SCRAM) instead of
+ *   trusting every connection; the returned url carries it.
  * @returns {Promise<{ url: string, port: number, version: string,
  *   dataDir: string, logFile: string, stop: () => Promise<void>,
  *   restart: (mode?: 'fast' | 'immediate') => Promise<void> }>}
  */
 export async function startEmbeddedPostgres(options = {}) {
-  const { signal, detached = false, durable = false } = options;
+  const { signal, detached = false, durable = false, password } = options;
   signal?.throwIfAborted();
 
   const bins = await loadBinaries();
@@ -99,7 +101,7 @@ export async function startEmbeddedPostgres(options = {}) {
     // initdb takes about a second; it is not interrupted on abort (killing it
     // mid-way can leave its bootstrap backend's shared memory behind): the
     // abort takes effect when it is done.
-    await runInitdb(native.initdb, dataDir, { ...spawnOpts, detached });
+    await runInitdb(native.initdb, dataDir, { ...spawnOpts, detached }, password, tmpRoot, runAs);
     signal?.throwIfAborted();
 
     // The port comes from the OS but is released before postgres binds it, so
@@ -109,7 +111,7 @@ export async function startEmbeddedPostgres(options = {}) {
       const port = await getFreePort();
       server = startServer(native.postgres, dataDir, port, tmpRoot, { ...spawnOpts, detached }, durable);
       try {
-        await waitUntilReady(server, port, signal);
+        await waitUntilReady(server, port, signal, password);
       } catch (err) {
         const log = readLog(server.logFile);
         if (!signal?.aborted && attempt < 3 && !isRunning(server.child)
@@ -125,7 +127,9 @@ export async function startEmbeddedPostgres(options = {}) {
       server.child.unref();
       let stopping = null;
       return {
-        url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+        url: password === undefined
+          ? `postgres://postgres@127.0.0.1:${port}/postgres`
+          : `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
         port,
         version,
         dataDir,
@@ -142,7 +146,7 @@ export async function startEmbeddedPostgres(options = {}) {
           if (stopping) throw new Error(`${TAG} cannot restart a stopped server`);
           await stopProcess(server.child, mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
           server = startServer(native.postgres, dataDir, port, tmpRoot, { ...spawnOpts, detached }, durable);
-          await waitUntilReady(server, port);
+          await waitUntilReady(server, port, undefined, password);
           server.child.unref();
         },
         /** Where the server writes its log. */
@@ -344,12 +348,19 @@ function serverEnv(tmpRoot, runAs) {
 // ---------------------------------------------------------------------------
 // initdb / postgres
 
-function runInitdb(initdb, dataDir, spawnOpts) {
+function runInitdb(initdb, dataDir, spawnOpts, password, tmpRoot, runAs) {
+  let auth = ['--auth=trust'];
+  if (password !== undefined) {
+    const pwfile = path.join(tmpRoot, 'pwfile');
+    fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (runAs) fs.chownSync(pwfile, runAs.uid, runAs.gid);
+    auth = ['--auth=scram-sha-256', `--pwfile=${pwfile}`];
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(initdb, [
       '-D', dataDir,
       '-U', 'postgres',
-      '--auth=trust',
+      ...auth,
       '-E', 'UTF8',
       '--locale=C',
       '--no-sync',
@@ -399,7 +410,7 @@ function startServer(postgresBin, dataDir, port, tmpRoot, spawnOpts, durable = f
   }
 }
 
-async function waitUntilReady(server, port, signal) {
+async function waitUntilReady(server, port, signal, password) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = null;
   while (Date.now() < deadline) {
@@ -412,7 +423,7 @@ async function waitUntilReady(server, port, signal) {
     try {
       await tcpProbe(port);
       const client = new pg.Client({
-        host: '127.0.0.1', port, user: 'postgres', database: 'postgres', ssl: false,
+        host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres', ssl: false,
         connectionTimeoutMillis: 2000,
       });
       client.on('error', () => {});

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
-import { InvalidOptionError } from './errors.js';
+import { planPrune, runPrune } from './cli/prune.js';
+import { planWorker, runWorker } from './cli/worker.js';
+import { explainSetupError } from './database-errors.js';
 import { migrate, schemaSql } from './migrate.js';
-import { prune, type PruneOptions } from './retention.js';
 import { queueStats } from './stats.js';
 import type { TableOptions } from './tables.js';
 
@@ -15,8 +15,11 @@ Commands:
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
   stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying.
+  worker         Run a worker on the handlers a module exports, until SIGTERM or SIGINT
+                 (then running jobs finish, up to 10 s).
   prune          Delete archived jobs that finished longer than --older-than ago,
-                 the oldest first, in batches that each commit on their own.
+                 the oldest first, in batches that each commit on their own. Says
+                 how many first, and deletes only with --yes or your answer.
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -25,16 +28,22 @@ Options:
   --archived-job-table <name> Archived-job table (default: archived_job)
   -h, --help                  Show this help
 
+Options of worker:
+  --handlers <module>         Required. A module (ESM or CommonJS) that exports \`handlers\`,
+                              an object of job type → handler, e.g. ./dist/jobs.js
+  --queue <name>              Queue to serve (default: default)
+  --concurrency <n>           Jobs run in parallel (default: 1)
+
 Options of prune:
-  --older-than <duration>     Required. A number with a unit: 30d, 12h, 15m (minutes),
-                              3600s, 500ms; or a plain number of milliseconds
+  --older-than <duration>     Required. A whole number with a unit: 30d, 12h, 90m (minutes),
+                              45s, 2w, 500ms. A bare number is refused.
   --status <status>           Only jobs archived as success or failure (default: both)
   --batch-size <n>            Jobs deleted per batch (default: 1000)
   --max-batches <n>           Stop after n batches (default: until none is left)
+  --dry-run                   Say how many jobs would be deleted, and delete nothing
+  -y, --yes                   Delete without asking. Without it, prune says what it would
+                              delete and asks on a terminal; elsewhere it deletes nothing
 `;
-
-// Milliseconds per unit of --older-than; no unit means milliseconds.
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -49,6 +58,11 @@ async function main(argv: string[]): Promise<number> {
       status: { type: 'string' },
       'batch-size': { type: 'string' },
       'max-batches': { type: 'string' },
+      yes: { type: 'boolean', short: 'y' },
+      handlers: { type: 'string' },
+      queue: { type: 'string' },
+      concurrency: { type: 'string' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -98,33 +112,13 @@ async function main(argv: string[]): Promise<number> {
         }
       });
     case 'prune': {
-      // Checked before connecting, so a typo costs no connection.
-      const options: PruneOptions = {
-        ...tables,
-        olderThan: duration('--older-than', values['older-than']),
-        status: pruneStatus(values.status),
-        batchSize: optionalWholeNumber('--batch-size', values['batch-size']),
-        maxBatches: optionalWholeNumber('--max-batches', values['max-batches']),
-      };
-      return withClient(command, values['database-url'], async (client) => {
-        // Ctrl-C or SIGTERM: finish the batch in progress, then report. A second one ends the process.
-        const controller = new AbortController();
-        const stop = () => controller.abort();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        try {
-          const result = await prune(client, { ...options, signal: controller.signal });
-          const jobs = `${result.deleted} archived job${result.deleted === 1 ? '' : 's'}`;
-          const batches = `${result.batches} batch${result.batches === 1 ? '' : 'es'}`;
-          process.stdout.write(
-            `deleted ${jobs} finished before ${result.cutoff.toISOString()} in ${batches}` +
-              (result.done ? '\n' : `; older ones remain${controller.signal.aborted ? ' (interrupted)' : ''}\n`),
-          );
-        } finally {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-        }
-      });
+      const plan = planPrune(values, tables);
+      return withClient(command, values['database-url'], (client) => runPrune(client, plan));
+    }
+    case 'worker': {
+      const plan = planWorker(values, tables);
+      const url = databaseUrlOf(command, values['database-url']);
+      return url === null ? 1 : runWorker(url, plan);
     }
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
@@ -132,52 +126,34 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** `30d`, `12h`, `15m`, `3600s`, `500ms` or plain milliseconds, as milliseconds. */
-function duration(flag: string, text: string | undefined): number {
-  if (text === undefined) throw new InvalidOptionError(`${flag} is required, e.g. ${flag} 30d`);
-  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) {
-    throw new InvalidOptionError(
-      `${flag} must be a whole number with an optional unit (d, h, m, s, ms; none: milliseconds), e.g. 30d; ` +
-        `got ${JSON.stringify(text)}`,
-    );
+/** --database-url, else DATABASE_URL; null (and a message) when neither is set. */
+function databaseUrlOf(command: string, url: string | undefined): string | null {
+  const connectionString = url ?? process.env['DATABASE_URL'];
+  if (!connectionString) {
+    process.stderr.write(`proletarian ${command}: set DATABASE_URL or pass --database-url\n`);
+    return null;
   }
-  return Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms']!;
-}
-
-function pruneStatus(text: string | undefined): ArchiveStatus | undefined {
-  if (text === undefined) return undefined;
-  const status = ARCHIVE_STATUSES.find((known) => known === text);
-  if (status) return status;
-  throw new InvalidOptionError(`--status must be ${ARCHIVE_STATUSES.join(' or ')}; got ${JSON.stringify(text)}`);
-}
-
-function optionalWholeNumber(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
-    throw new InvalidOptionError(`${flag} must be a whole number ≥ 1; got ${JSON.stringify(text)}`);
-  }
-  return Number(text);
+  return connectionString;
 }
 
 async function withClient(
   command: string,
   url: string | undefined,
-  work: (client: pg.Client) => Promise<void>,
+  work: (client: pg.Client) => Promise<number | void>,
 ): Promise<number> {
-  const connectionString = url ?? process.env['DATABASE_URL'];
-  if (!connectionString) {
-    process.stderr.write(`proletarian ${command}: set DATABASE_URL or pass --database-url\n`);
-    return 1;
-  }
+  const connectionString = databaseUrlOf(command, url);
+  if (connectionString === null) return 1;
   const client = new pg.Client({ connectionString });
-  await client.connect();
   try {
-    await work(client);
+    await client.connect();
+  } catch (error) {
+    throw explainSetupError(error, 'cannot connect to the database');
+  }
+  try {
+    return (await work(client)) ?? 0;
   } finally {
     await client.end();
   }
-  return 0;
 }
 
 main(process.argv.slice(2)).then(

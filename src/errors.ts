@@ -1,3 +1,5 @@
+import type { SetupProblemKind } from './database-errors.js';
+
 /**
  * Every error Proletarian throws on purpose is a {@link ProletarianError}, so an
  * app can tell ours from the driver's with one `instanceof`.
@@ -27,6 +29,27 @@ export class InvalidPayloadError extends ProletarianError {
 /** The Proletarian tables are missing or older than this library expects. */
 export class SchemaNotReadyError extends ProletarianError {
   override name = 'SchemaNotReadyError';
+}
+
+/**
+ * The database refuses the setup for a reason that will not clear by itself:
+ * the login (a wrong password, an unknown role or one without LOGIN), a
+ * database that does not exist, or privileges the role lacks. The message
+ * says what to change; `code` is the SQLSTATE (when the server sent one) and
+ * `cause` the driver's error.
+ */
+export class DatabaseSetupError extends ProletarianError {
+  override name = 'DatabaseSetupError';
+  readonly kind: Exclude<SetupProblemKind, 'schema-not-ready'>;
+  readonly code: string | undefined;
+  constructor(
+    message: string,
+    details: { kind: Exclude<SetupProblemKind, 'schema-not-ready'>; code?: string | undefined; cause?: unknown },
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.kind = details.kind;
+    this.code = details.code;
+  }
 }
 
 /** Installing or upgrading the schema failed; the whole upgrade was rolled back. */

@@ -58,6 +58,7 @@ export {
   InvalidNameError,
   InvalidPayloadError,
   SchemaNotReadyError,
+  DatabaseSetupError,
   MigrationError,
   NonErrorThrownError,
   JobFinishedError,

@@ -66,6 +66,15 @@ export const LOG_EVENTS = {
   'job-abandoned': 'warn',
   /** Claiming or completing jobs failed (database down, connection reset, pool exhausted); polling backs off and retries. */
   'polling-error': 'error',
+  /**
+   * Like `polling-error`, for an error that will not clear by itself: the
+   * login is refused, the database, tables or privileges are missing. The
+   * worker keeps retrying with the same backoff, so fixing the setup resumes
+   * work. Data: `problem` (`'authentication'`, `'database-missing'`,
+   * `'permission-denied'` or `'schema-not-ready'`), `code` (the SQLSTATE),
+   * `hint` (what to do), `consecutiveErrors`, `retryInMs`, `error`.
+   */
+  'setup-error': 'error',
   /** Polling works again after errors. */
   'polling-recovered': 'info',
   /** The connection listening for new jobs failed; it reconnects with backoff, and polling goes on meanwhile. */

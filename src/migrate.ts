@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { setupProblem, sqlState } from './database-errors.js';
 import { MigrationError, SchemaNotReadyError } from './errors.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations/index.js';
 import {
@@ -33,7 +34,12 @@ export interface MigrateResult {
 export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {}): Promise<MigrateResult> {
   const tables = resolveTableOptions(options, 'migrate');
   const pooled = isPool(db);
-  const client: pg.ClientBase = pooled ? await db.connect() : db;
+  let client: pg.ClientBase;
+  try {
+    client = pooled ? await db.connect() : db;
+  } catch (error) {
+    throw migrationFailed(tables, error);
+  }
   // A pooled client whose connection dies emits 'error', which would crash
   // the process unheard; the failing query reports it to us anyway.
   const ignore = () => {};
@@ -71,14 +77,32 @@ export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {
     }
   } catch (error) {
     failed = true;
-    if (error instanceof MigrationError) throw error;
-    throw new MigrationError(`migrating ${tables.schema} failed: ${(error as Error).message}`, { cause: error });
+    throw migrationFailed(tables, error);
   } finally {
     if (pooled) {
       client.off('error', ignore);
       (client as pg.PoolClient).release(failed);
     }
   }
+}
+
+/** `error` as a MigrationError; a setup problem's message says what to change. */
+function migrationFailed(tables: Tables, error: unknown): MigrationError {
+  if (error instanceof MigrationError) return error;
+  const problem = setupProblem(error);
+  // Missing tables are what migrate creates: only the other problems get a hint.
+  const hint =
+    problem?.kind === 'permission-denied'
+      ? "; run migrate as the schema's owner, or as a role that may create schemas and tables"
+      : problem && problem.kind !== 'schema-not-ready'
+        ? `; ${problem.hint}`
+        : '';
+  const code = sqlState(error);
+  return new MigrationError(
+    `migrating ${tables.schema} failed: ${error instanceof Error ? error.message : String(error)}` +
+      `${code ? ` (SQLSTATE ${code})` : ''}${hint}`,
+    { cause: error },
+  );
 }
 
 /**

@@ -3,7 +3,7 @@ import { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 import { InvalidOptionError } from './errors.js';
 import { checkSchema } from './migrate.js';
 import { requireQueryable } from './queryable.js';
-import { anyArchivedLeft, deleteArchivedBatch, retentionCutoff, type LowerBound } from './sql/retention.js';
+import { anyArchivedLeft, countArchived, deleteArchivedBatch, retentionCutoff, type LowerBound } from './sql/retention.js';
 import { resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from './tables.js';
 import {
   describe,
@@ -60,6 +60,9 @@ interface ResolvedPruneOptions {
 // Far beyond any archive; it keeps the cutoff inside PostgreSQL's range of timestamps.
 const MAX_OLDER_THAN_MS = 1000 * 365.25 * 24 * 3600 * 1000;
 
+/** Rows a prune deletes per statement unless told otherwise. */
+export const DEFAULT_PRUNE_BATCH_SIZE = 1000;
+
 const YEAR_ONE = new Date('0001-01-01T00:00:00.000Z');
 
 const PRUNE_OPTIONS = new Set(['olderThan', 'status', 'batchSize', 'maxBatches', 'signal', ...TABLE_OPTION_KEYS]);
@@ -101,6 +104,27 @@ export async function prune(db: pg.Pool | pg.Client, options: PruneOptions): Pro
   return { deleted, batches, done, cutoff };
 }
 
+/** What {@link countPrunable} found. */
+export interface PrunePreview {
+  /** Archived jobs that finished before `cutoff` (of the requested status). */
+  readonly count: number;
+  /** The instant compared with `finished_at`; pass it as `olderThan` to delete exactly these. */
+  readonly cutoff: Date;
+}
+
+/**
+ * Counts what {@link prune} would delete with the same options, deleting
+ * nothing, and fixes the cutoff, so that a prune after a confirmation
+ * deletes what was announced and not what finished meanwhile.
+ */
+export async function countPrunable(db: pg.Pool | pg.Client, options: PruneOptions): Promise<PrunePreview> {
+  requireQueryable(db, 'a pg.Pool or a connected pg.Client');
+  const o = resolvePruneOptions(options);
+  await checkSchema(db, o.tables);
+  const cutoff = o.olderThan instanceof Date ? o.olderThan : await retentionCutoff(db, o.olderThan);
+  return { count: await countArchived(db, o.tables, cutoff, o.statuses), cutoff };
+}
+
 function resolvePruneOptions(options: PruneOptions): ResolvedPruneOptions {
   requireObject(options, 'prune needs options: { olderThan: milliseconds or Date, ... }');
   rejectUnknownKeys(options, PRUNE_OPTIONS, 'unknown prune option');
@@ -110,7 +134,7 @@ function resolvePruneOptions(options: PruneOptions): ResolvedPruneOptions {
     olderThan: olderThan(options.olderThan),
     statuses:
       status === undefined ? ARCHIVE_STATUSES : [oneOf('status', status, ARCHIVE_STATUSES, 'or left out for both')],
-    batchSize: wholeNumber('batchSize', options.batchSize ?? 1000, 1),
+    batchSize: wholeNumber('batchSize', options.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE, 1),
     maxBatches:
       maxBatches === undefined || maxBatches === Infinity
         ? Infinity

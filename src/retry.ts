@@ -28,10 +28,16 @@ export interface RetryPolicy {
  * {@link RetryPolicy} or a function of the job and its error; a function that
  * returns `null` or `undefined` means "do not retry".
  */
-export type RetryStrategy = RetryPolicy | RetryStrategyFunction;
+export type RetryStrategy<T extends string = string> = RetryPolicy | RetryStrategyFunction<T>;
 
-/** A retry strategy computed per failure; `null` or `undefined` means "do not retry". */
-export type RetryStrategyFunction = (job: JobInfo, error: Error) => RetryPolicy | null | undefined;
+/**
+ * A retry strategy computed per failure; `null` or `undefined` means "do not
+ * retry". A job type's own strategy sees its declared payload type.
+ */
+export type RetryStrategyFunction<T extends string = string> = (
+  job: JobInfo<T>,
+  error: Error,
+) => RetryPolicy | null | undefined;
 
 /** Options of {@link exponentialBackoff}. */
 export interface ExponentialBackoffOptions {

@@ -1,4 +1,6 @@
-import { countJobs } from './sql/stats.js';
+import { SchemaNotReadyError } from './errors.js';
+import { isUndefinedTableOrSchema } from './sql/migrations.js';
+import { countJobs, type JobCountsRow } from './sql/stats.js';
 import { resolveTableOptions, type TableOptions } from './tables.js';
 import type { Queryable } from './types.js';
 
@@ -23,7 +25,19 @@ export interface JobTypeStats {
  * `due` count keeps growing has too few workers — or none that handles it.
  */
 export async function queueStats(db: Queryable, options: TableOptions = {}): Promise<JobTypeStats[]> {
-  const rows = await countJobs(db, resolveTableOptions(options, 'queueStats'));
+  const tables = resolveTableOptions(options, 'queueStats');
+  let rows: JobCountsRow[];
+  try {
+    rows = await countJobs(db, tables);
+  } catch (error) {
+    if (isUndefinedTableOrSchema(error)) {
+      throw new SchemaNotReadyError(
+        `cannot count jobs: the table ${tables.job} does not exist; run \`await migrate(pool)\` or \`npx proletarian migrate\` first`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
   return rows.map((row) => ({
     queue: row.queue,
     jobType: row.job_type,

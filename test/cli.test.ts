@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +100,23 @@ describe('the proletarian CLI', () => {
     assert.match(result.stderr, /^proletarian: .*(ECONNREFUSED|connect)/);
   });
 
+  it('migrate with a login the server refuses exits 1 and says what to check', async () => {
+    const url = new URL(databaseUrl());
+    url.username = `no_such_role_${randomBytes(4).toString('hex')}`;
+    const result = await run(['migrate', '--database-url', url.toString()], envWithoutDatabase());
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /^proletarian: cannot connect to the database: role "no_such_role_\w+" does not exist \(SQLSTATE 28000\); check the user name and password/,
+    );
+  });
+
+  it('stats on a schema never migrated exits 1 and says to run migrate', async () => {
+    const result = await run(['stats', '--schema', `never_${randomBytes(4).toString('hex')}`]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^proletarian: cannot count jobs: the table .* does not exist; run .*npx proletarian migrate/);
+  });
+
   it('stats prints queued jobs per queue and job type', async () => {
     const schema = freshSchema();
     assert.equal((await run(['migrate', '--schema', schema])).code, 0);
@@ -149,15 +166,76 @@ describe('the proletarian CLI', () => {
     await addArchived(schema, 2, '40 days', 'failure');
     await addArchived(schema, 4, '1 day');
 
-    const result = await run(['prune', '--schema', schema, '--older-than', '30d', '--batch-size', '2']);
+    const result = await run(['prune', '--schema', schema, '--older-than', '30d', '--batch-size', '2', '--yes']);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^deleted 5 archived jobs finished before \d{4}-\d\d-\d\dT[\d:.]+Z in 3 batches\n$/);
+    const [announced, done] = result.stdout.split('\n');
+    assert.match(announced!, /^deleting 5 archived jobs finished before (\d{4}-\d\d-\d\dT[\d:.]+Z) \(30 days ago\)$/);
+    const cutoff = /before (\S+) /.exec(announced!)![1]!;
+    assert.equal(done, `deleted 5 archived jobs finished before ${cutoff} in 3 batches`);
     assert.equal(result.stderr, '');
     assert.equal(await archivedCount(schema), 4);
 
-    const again = await run(['prune', '--schema', schema, '--older-than', '30d']);
+    const again = await run(['prune', '--schema', schema, '--older-than', '30d', '-y']);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^deleted 0 archived jobs .* in 0 batches\n$/);
+    assert.match(again.stdout, /^no archived jobs finished before \S+ \(30 days ago\); nothing to delete\n$/);
+  });
+
+  it('prune without --yes says what it would delete, deletes nothing, and asks for --yes', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    await addArchived(schema, 3, '40 days');
+    await addArchived(schema, 1, '40 days', 'failure');
+    const before = Date.now();
+    const result = await run(['prune', '--schema', schema, '--older-than', '30d']);
+    assert.equal(result.code, 1);
+    const cutoff = /^would delete 4 archived jobs finished before (\S+) \(30 days ago\)\n$/.exec(result.stdout)?.[1];
+    assert.ok(cutoff, result.stdout);
+    assert.ok(Math.abs(Date.parse(cutoff) - (before - 30 * 86_400_000)) < 10_000, cutoff);
+    assert.match(result.stderr, /nothing deleted; pass --yes to delete them, or --dry-run to only count/);
+    assert.equal(await archivedCount(schema), 4);
+
+    const dry = await run(['prune', '--schema', schema, '--older-than', '30d', '--status', 'failure', '--dry-run', '--yes']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^would delete 1 archived job with status failure finished before \S+ \(30 days ago\); dry run, nothing deleted\n$/);
+    assert.equal(await archivedCount(schema), 4);
+
+    const bounded = await run(['prune', '--schema', schema, '--older-than', '720h', '--batch-size', '1', '--max-batches', '2', '--dry-run']);
+    assert.match(bounded.stdout, /^would delete 4 archived jobs finished before \S+ \(30 days ago\) \(at most 2 of them, by --max-batches\);/);
+  });
+
+  // A terminal of its own through script(1), so that prune can ask.
+  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+  it('prune on a terminal asks, and deletes only on yes', { skip: hasScript ? false : 'script(1) is not installed' }, async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    await addArchived(schema, 2, '40 days');
+    const onTerminal = (answer: string) =>
+      new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+        const command = [process.execPath, cli, 'prune', '--schema', schema, '--older-than', '30d']
+          .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
+          .join(' ');
+        const child = spawn('script', ['-qec', command, '/dev/null'], {
+          env: { ...process.env, DATABASE_URL: databaseUrl() },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let output = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          // Answer once asked, as a person would.
+          if (output.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+        });
+        child.once('error', reject);
+        child.once('close', (code) => resolve({ code, output }));
+      });
+    const declined = await onTerminal('n');
+    assert.match(declined.output, /Delete 2 archived jobs finished before \S+ \(30 days ago\)\? \[y\/N\]/);
+    assert.match(declined.output, /nothing deleted/);
+    assert.equal(declined.code, 1);
+    assert.equal(await archivedCount(schema), 2);
+    const accepted = await onTerminal('y');
+    assert.match(accepted.output, /deleted 2 archived jobs finished before \S+ in 1 batch/);
+    assert.equal(accepted.code, 0);
+    assert.equal(await archivedCount(schema), 0);
   });
 
   it('prune takes --status and --max-batches, and says when older jobs remain', async () => {
@@ -167,34 +245,36 @@ describe('the proletarian CLI', () => {
     await addArchived(schema, 3, '40 days', 'success');
 
     const bounded = await run([
-      'prune', '--schema', schema, '--older-than', '30d', '--status', 'failure', '--batch-size', '1', '--max-batches', '2',
+      'prune', '--schema', schema, '--older-than', '30d', '--status', 'failure', '--batch-size', '1', '--max-batches', '2', '--yes',
     ]);
     assert.equal(bounded.code, 0, bounded.stderr);
-    assert.match(bounded.stdout, /^deleted 2 archived jobs finished before \S+ in 2 batches; older ones remain\n$/);
+    assert.match(bounded.stdout, /\ndeleted 2 archived jobs finished before \S+ in 2 batches; older ones remain\n$/);
     assert.equal(await archivedCount(schema, 'failure'), 1);
     assert.equal(await archivedCount(schema, 'success'), 3);
 
-    const rest = await run(['prune', '--schema', schema, '--older-than', '30d', '--status', 'failure']);
-    assert.match(rest.stdout, /^deleted 1 archived job finished before \S+ in 1 batch\n$/);
+    const rest = await run(['prune', '--schema', schema, '--older-than', '30d', '--status', 'failure', '--yes']);
+    assert.match(rest.stdout, /^deleting 1 archived job with status failure .*\ndeleted 1 archived job finished before \S+ in 1 batch\n$/);
     assert.equal(await archivedCount(schema), 3);
   });
 
-  it('prune reads --older-than in days, hours, minutes, seconds or milliseconds', async () => {
+  it('prune reads --older-than in weeks, days, hours, minutes, seconds or milliseconds', async () => {
     const schema = freshSchema();
     assert.equal((await run(['migrate', '--schema', schema])).code, 0);
-    for (const [text, ms] of [
-      ['30d', 30 * 86_400_000],
-      ['12h', 12 * 3_600_000],
-      ['15m', 15 * 60_000],
-      ['3600s', 3_600_000],
-      ['90000ms', 90_000],
-      ['86400000', 86_400_000],
-      ['0', 0],
+    for (const [text, ms, words] of [
+      ['2w', 14 * 86_400_000, '2 weeks'],
+      ['30d', 30 * 86_400_000, '30 days'],
+      ['12h', 12 * 3_600_000, '12 hours'],
+      ['90m', 90 * 60_000, '90 minutes'],
+      ['3600s', 3_600_000, '1 hour'],
+      ['90000ms', 90_000, '90 seconds'],
+      ['0s', 0, '0 milliseconds'],
     ] as const) {
       const before = Date.now();
       const result = await run(['prune', '--schema', schema, '--older-than', text]);
       assert.equal(result.code, 0, `${text}: ${result.stderr}`);
-      const cutoff = Date.parse(/finished before (\S+) in/.exec(result.stdout)?.[1] ?? '');
+      const [, iso, ago] = /finished before (\S+) \((.*) ago\)/.exec(result.stdout) ?? [];
+      const cutoff = Date.parse(iso ?? '');
+      assert.equal(ago, words);
       assert.ok(
         cutoff >= before - ms - 5_000 && cutoff <= Date.now() - ms + 5_000,
         `${text}: cutoff ${new Date(cutoff).toISOString()} should be ${ms} ms ago`,
@@ -208,7 +288,9 @@ describe('the proletarian CLI', () => {
     await addArchived(schema, 2, '40 days');
     for (const [args, message] of [
       [[], /--older-than is required/],
-      [['--older-than', '30x'], /--older-than must be a whole number with an optional unit.*"30x"/],
+      [['--older-than', '1'], /--older-than needs a unit: 1d \(days\), 1h \(hours\), 1m \(minutes\) or 1s \(seconds\); a bare number is refused/],
+      [['--older-than', '86400000', '--yes'], /--older-than needs a unit: 86400000d/],
+      [['--older-than', '30x'], /--older-than must be a whole number with a unit, d \(days\).*"30x"/],
       [['--older-than=-5d'], /--older-than must be .*"-5d"/],
       [['--older-than', '1.5h'], /--older-than must be/],
       [['--older-than', '30d', '--status', 'maybe'], /--status must be success or failure; got "maybe"/],
@@ -224,7 +306,7 @@ describe('the proletarian CLI', () => {
   });
 
   it('prune without DATABASE_URL exits 1 with a clear message', async () => {
-    const result = await run(['prune', '--older-than', '30d'], envWithoutDatabase());
+    const result = await run(['prune', '--older-than', '30d', '--yes'], envWithoutDatabase());
     assert.equal(result.code, 1);
     assert.match(result.stderr, /proletarian prune: set DATABASE_URL or pass --database-url/);
   });

@@ -9,6 +9,7 @@ import type { Queryable } from '../types.js';
 interface RetentionStatements {
   deleteBatch: string;
   anyLeft: string;
+  count: string;
 }
 
 const statementCache = new WeakMap<Tables, RetentionStatements>();
@@ -40,6 +41,7 @@ function statements(t: Tables): RetentionStatements {
           RETURNING finished_at)
         SELECT count(*)::int AS deleted, ${EPOCH_MS('max(finished_at)')} AS last_finished_at FROM deleted`,
       anyLeft: `SELECT EXISTS (SELECT FROM ${t.archivedJob} WHERE ${OLD_ROWS}) AS any_left`,
+      count: `SELECT count(*)::float8 AS count FROM ${t.archivedJob} WHERE ${OLD_ROWS}`,
     };
     statementCache.set(t, cached);
   }
@@ -93,4 +95,15 @@ export async function anyArchivedLeft(
 ): Promise<boolean> {
   const { rows } = await db.query<{ any_left: boolean }>(statements(t).anyLeft, [lower, cutoff, statuses]);
   return rows[0]!.any_left;
+}
+
+/** How many archived jobs finished before `cutoff` have one of `statuses`: what a prune would delete. */
+export async function countArchived(
+  db: Queryable,
+  t: Tables,
+  cutoff: Date,
+  statuses: readonly ArchiveStatus[],
+): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(statements(t).count, ['-infinity', cutoff, statuses]);
+  return rows[0]!.count;
 }

@@ -1,3 +1,4 @@
+import { setupProblem } from '../database-errors.js';
 import { toError } from '../errors.js';
 import { errorData } from '../log.js';
 import { ClaimSizer } from './claim-size.js';
@@ -70,7 +71,17 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
       // A batch that failed starts small again: under repeated faults, each costs little work.
       claimSize.restart();
       const backoff = consecutiveErrors === 1 ? 0 : Math.min(pollInterval * 2 ** (consecutiveErrors - 2), MAX_ERROR_BACKOFF_MS);
-      runtime.emit('polling-error', { slot, consecutiveErrors, retryInMs: Math.round(backoff), ...errorData(error) });
+      // A running worker keeps retrying even a setup problem (a revoked
+      // privilege, a dropped schema): fixing it resumes work without a
+      // restart. It is logged as such, with what to do.
+      const problem = setupProblem(error);
+      runtime.emit(problem ? 'setup-error' : 'polling-error', {
+        slot,
+        consecutiveErrors,
+        retryInMs: Math.round(backoff),
+        ...(problem ? { problem: problem.kind, code: problem.code, hint: problem.hint } : {}),
+        ...errorData(error),
+      });
       if (onPollingError) {
         try {
           onPollingError(error);

@@ -20,8 +20,8 @@ import type { RetentionOptions } from './services/retention.js';
 /** A job type's handler with settings of its own. */
 export interface JobDefinition<T extends string = string> {
   handler: JobHandler<T>;
-  /** Overrides the worker's `retryStrategy` for this job type. */
-  retryStrategy?: RetryStrategy;
+  /** Overrides the worker's `retryStrategy` for this job type; a function sees the type's payload. */
+  retryStrategy?: RetryStrategy<T>;
   /** Overrides the worker's `jobTimeout` for this job type, in ms. */
   timeout?: number;
   /**

@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { InvalidOptionError, SchemaNotReadyError, toError } from '../errors.js';
+import { InvalidOptionError, ProletarianError, toError } from '../errors.js';
 import { createEmitter, errorData, type EmitLog } from '../log.js';
-import { checkSchema } from '../migrate.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
 import { batchClaimStatement, leaseClaimStatement } from '../sql/claim.js';
 import { notifyChannelFor } from '../sql/jobs.js';
-import { milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
+import { describe, milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
 import { ClaimStart } from './claim-start.js';
 import { IdleWaiters } from './idle.js';
 import { LostTransactions } from './lost-transactions.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
+import { checkWorkerReady } from './readiness.js';
 import { InFlightJobs, type WorkerRuntime } from './runtime.js';
 import { periodicServices } from './services/index.js';
 import type { PeriodicService } from './services/periodic-service.js';
@@ -33,8 +33,12 @@ export interface Worker {
   readonly queue: string;
   readonly state: WorkerState;
   /**
-   * Checks the schema and starts the loops. Rejects with
-   * {@link SchemaNotReadyError} when `migrate` has not run. Calling it while
+   * Checks the database and starts the loops. Rejects with
+   * {@link SchemaNotReadyError} when `migrate` has not run (or is behind),
+   * and with {@link DatabaseSetupError} for a login the server refuses, a
+   * missing database or missing privileges: errors that retrying cannot
+   * fix. When the server cannot be reached (down, restarting, out of
+   * connections), it resolves and the loops keep trying. Calling it while
    * running does nothing; after `stop()` it starts the worker again.
    */
   start(): Promise<void>;
@@ -57,11 +61,40 @@ const ABANDON_GRACE_MS = 2_000;
  * {@link WorkerOptions} for every setting. Nothing happens until `start()`.
  */
 export function createWorker(pool: pg.Pool, options: WorkerOptions): Worker {
-  if (pool === null || typeof pool !== 'object' || typeof (pool as pg.Pool).connect !== 'function') {
-    throw new InvalidOptionError('createWorker needs a pg.Pool as its first argument');
-  }
+  requirePool(pool);
   const resolved = resolveWorkerOptions(options);
   return new QueueWorker(pool, resolved);
+}
+
+/**
+ * Refuses anything but a pg.Pool, also from JavaScript: a worker takes a
+ * connection per loop and one to listen, which a single client cannot give,
+ * and a client would otherwise fail much later, far from the mistake.
+ */
+function requirePool(pool: unknown): asserts pool is pg.Pool {
+  const candidate = pool as Partial<Record<'connect' | 'query' | 'on' | 'release' | 'totalCount', unknown>> | null;
+  if (
+    candidate !== null &&
+    typeof candidate === 'object' &&
+    typeof candidate.connect === 'function' &&
+    typeof candidate.query === 'function' &&
+    typeof candidate.on === 'function' &&
+    typeof candidate.totalCount === 'number'
+  ) {
+    return;
+  }
+  const got =
+    candidate === null || typeof candidate !== 'object'
+      ? describe(pool)
+      : typeof candidate.release === 'function'
+        ? 'a pg.PoolClient'
+        : typeof candidate.connect === 'function' && typeof candidate.query === 'function'
+          ? 'a pg.Client'
+          : 'an object that is not a pg.Pool';
+  throw new InvalidOptionError(
+    `createWorker needs a pg.Pool as its first argument (it takes a connection per loop); got ${got}. ` +
+      'Pass `new pg.Pool({ connectionString })`',
+  );
 }
 
 class QueueWorker implements Worker {
@@ -113,12 +146,13 @@ class QueueWorker implements Worker {
   async #start(): Promise<void> {
     const options = this.#options;
     try {
-      const version = await checkSchema(this.#pool, options.tables);
+      const version = await checkWorkerReady(this.#pool, options);
       if (version > LATEST_SCHEMA_VERSION) {
         this.#emit('schema-newer-than-library', { schemaVersion: version, libraryVersion: LATEST_SCHEMA_VERSION });
       }
     } catch (error) {
-      if (error instanceof SchemaNotReadyError) throw error;
+      // A wrong setup never fixes itself: say so now rather than retry forever.
+      if (error instanceof ProletarianError) throw error;
       // The database may simply not be up yet: the loops keep trying.
       this.#emit('polling-error', { during: 'start', ...errorData(toError(error)) });
     }

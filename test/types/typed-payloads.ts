@@ -2,7 +2,7 @@
 // check job types and payloads everywhere. Each @ts-expect-error must fail to
 // compile, or tsc reports the directive as unused.
 import type pg from 'pg';
-import { createWorker, enqueue, enqueueMany } from 'proletarian';
+import { createWorker, enqueue, enqueueMany, exponentialBackoff } from 'proletarian';
 
 declare module 'proletarian' {
   interface JobPayloads {
@@ -56,6 +56,22 @@ export async function checks(): Promise<void> {
         },
         retryStrategy: { retries: 3, delays: [1000] },
       },
+    },
+  });
+
+  // A job type's own retry strategy sees that type's payload.
+  createWorker(pool, {
+    handlers: {
+      'reindex-user': {
+        handler: () => {},
+        retryStrategy: (job, error) => {
+          const id: number = job.payload.userId;
+          // @ts-expect-error no such field on this type's payload
+          void job.payload.email;
+          return id > 0 && error.name !== 'ValidationError' ? { retries: 2 } : null;
+        },
+      },
+      'confirmation-email': { handler: () => {}, retryStrategy: exponentialBackoff({ retries: 3 }) },
     },
   });
 
