@@ -22,15 +22,23 @@ interface Block {
   code: string;
 }
 
-/** The ```ts blocks of the README that are code, not an API signature such as `prune(db, options): Promise<…>`. */
+/**
+ * The ```ts blocks of the README that are code, not an API signature such
+ * as `prune(db, options): Promise<…>` (those are ```typescript blocks). A
+ * block may be indented, inside a list item.
+ */
 function codeBlocks(): Block[] {
   const lines = readFileSync(new URL('README.md', root), 'utf8').split('\n');
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i] !== '```ts') continue;
+    const indent = /^( *)```ts$/.exec(lines[i]!)?.[1];
+    if (indent === undefined) continue;
     const start = i + 1;
-    while (lines[++i] !== '```') if (i >= lines.length) throw new Error(`unclosed block at line ${start}`);
-    const code = lines.slice(start, i).join('\n');
+    while (lines[++i] !== `${indent}\`\`\``) if (i >= lines.length) throw new Error(`unclosed block at line ${start}`);
+    const code = lines
+      .slice(start, i)
+      .map((line) => line.slice(indent.length))
+      .join('\n');
     if (!/^\w+\(.*\): \S[^\n]*$/.test(code)) blocks.push({ line: start, code });
   }
   return blocks;
@@ -108,6 +116,8 @@ describe('the README examples', () => {
 import type { JobHandlers } from 'proletarian';
 declare global {
   const pool: pg.Pool;
+  /** A client of the app's own transaction. */
+  const client: pg.PoolClient;
   const handlers: JobHandlers;
   const DAY: number;
   function sendEmail(email: string): Promise<void>;
