@@ -1,6 +1,7 @@
 import { countJobs } from './sql/stats.js';
 import { resolveTableOptions, type TableOptions } from './tables.js';
-import type { Queryable } from './types.js';
+import { queryableOf } from './db/adapt.js';
+import type { DbClient } from './db/shapes.js';
 
 /** Counts of the queued jobs of one job type on one queue. */
 export interface JobTypeStats {
@@ -22,8 +23,8 @@ export interface JobTypeStats {
  * What is waiting in the job table, per queue and job type. A job type whose
  * `due` count keeps growing has too few workers — or none that handles it.
  */
-export async function queueStats(db: Queryable, options: TableOptions = {}): Promise<JobTypeStats[]> {
-  const rows = await countJobs(db, resolveTableOptions(options, 'queueStats'));
+export async function queueStats(db: DbClient, options: TableOptions = {}): Promise<JobTypeStats[]> {
+  const rows = await countJobs(queryableOf(db), resolveTableOptions(options, 'queueStats'));
   return rows.map((row) => ({
     queue: row.queue,
     jobType: row.job_type,
@@ -31,6 +32,6 @@ export async function queueStats(db: Queryable, options: TableOptions = {}): Pro
     scheduled: row.scheduled,
     leased: row.leased,
     retrying: row.retrying,
-    oldestDueAt: row.oldest_due_at,
+    oldestDueAt: row.oldest_due_at === null ? null : new Date(row.oldest_due_at),
   }));
 }

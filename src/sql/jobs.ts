@@ -90,9 +90,11 @@ function statements(t: Tables): JobStatements {
     const notifyChannel = notifyChannelFor(t);
     // Jobs due at once wake idle workers through NOTIFY, sent in the same
     // statement and delivered only at commit: a rolled-back enqueue wakes
-    // nobody. PostgreSQL folds repeats within a transaction into one.
+    // nobody. PostgreSQL folds repeats within a transaction into one. One row
+    // of a count comes back, not pg_notify's void, which not every library
+    // can read (Prisma).
     const notifyDue = (inserted: string) =>
-      `SELECT pg_notify('${notifyChannel}', queue)
+      `SELECT count(pg_notify('${notifyChannel}', queue))::int AS notified
        FROM (SELECT DISTINCT queue FROM ${inserted} WHERE process_at <= statement_timestamp()) AS due`;
     const complete = `WITH outcome AS (
         SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::jsonb[], $5::text[], $6::int[])
@@ -133,9 +135,12 @@ function statements(t: Tables): JobStatements {
       SELECT job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, '${SUCCESS}', clock_timestamp(),
              last_error
       FROM finished`;
+    // The payload is bound as text and cast here: a driver that encodes
+    // values bound to jsonb parameters as JSON itself (postgres.js) would
+    // otherwise store the payload's JSON text as a JSON string.
     const insertOne = `WITH inserted AS (
         INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at)
-        VALUES ($1, $2, $3, $4::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')})
+        VALUES ($1, $2, $3, $4::text::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')})
         RETURNING queue, process_at
       ) ${notifyDue('inserted')}`;
     // One statement for any number of jobs: arrays in, rows out, in order.
