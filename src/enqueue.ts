@@ -1,11 +1,12 @@
 import { InvalidOptionError, ProletarianError, SchemaNotReadyError } from './errors.js';
 import { newJobId } from './job-id.js';
-import { requireQueryable } from './queryable.js';
+import { queryableOf } from './db/adapt.js';
+import type { DbClient } from './db/shapes.js';
 import { requirePayloadSize, serializePayload, validateName } from './payload.js';
 import { insertJob, insertJobs, notifyChannelFor, type NewJob } from './sql/jobs.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
 import { resolveTableOptions, resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from './tables.js';
-import type { JobType, PayloadOf, Queryable } from './types.js';
+import type { JobType, PayloadOf } from './types.js';
 import { milliseconds, rejectUnknownKeys, requireObject, validDate, wholeNumber } from './validate.js';
 
 /** Options shared by {@link enqueue} and {@link enqueueMany}. */
@@ -59,15 +60,15 @@ export const DEFAULT_QUEUE = 'default';
  * committed at once.
  */
 export async function enqueue<T extends JobType>(
-  db: Queryable,
+  db: DbClient,
   jobType: T,
   payload: PayloadOf<T>,
   options: EnqueueOptions = {},
 ): Promise<string> {
-  requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
+  const queryable = queryableOf(db);
   const tables = resolveOptions(options, ENQUEUE_OPTIONS, 'enqueue');
   const job = newJob(jobType, payload, options, maxPayloadBytesOf(options), '');
-  await runInsert(tables, () => insertJob(db, tables, job));
+  await runInsert(tables, () => insertJob(queryable, tables, job));
   return job.jobId;
 }
 
@@ -77,11 +78,11 @@ export async function enqueue<T extends JobType>(
  * the caller's transaction when given one.
  */
 export async function enqueueMany(
-  db: Queryable,
+  db: DbClient,
   jobs: readonly JobSpec[],
   options: EnqueueLimits = {},
 ): Promise<string[]> {
-  requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
+  const queryable = queryableOf(db);
   const tables = resolveOptions(options, ENQUEUE_MANY_OPTIONS, 'enqueueMany');
   if (!Array.isArray(jobs)) {
     throw new InvalidOptionError('enqueueMany expects an array of { jobType, payload, queue?, processAt?, processIn? }');
@@ -93,7 +94,7 @@ export async function enqueueMany(
     return newJob(spec.jobType, spec.payload, spec, maxPayloadBytes, `jobs[${index}]: `);
   });
   if (newJobs.length === 0) return [];
-  await runInsert(tables, () => insertJobs(db, tables, newJobs));
+  await runInsert(tables, () => insertJobs(queryable, tables, newJobs));
   return newJobs.map((job) => job.jobId);
 }
 
