@@ -1,6 +1,7 @@
 import { InvalidOptionError, ProletarianError, SchemaNotReadyError } from './errors.js';
 import { newJobId } from './job-id.js';
-import { requireQueryable } from './queryable.js';
+import { queryableOf } from './db/adapt.js';
+import type { DbClient } from './db/shapes.js';
 import { requirePayloadSize, serializePayload, validateName } from './payload.js';
 import { DEFAULT_PRIORITY, validPriority } from './priority.js';
 import { insertJob, insertJobs, insertUniqueJobs, notifyChannelFor, type NewJob } from './sql/jobs.js';
@@ -88,16 +89,16 @@ export const DEFAULT_QUEUE = 'default';
  * committed at once.
  */
 export async function enqueue<T extends JobType>(
-  db: Queryable,
+  db: DbClient,
   jobType: T,
   payload: PayloadOf<T>,
   options: EnqueueOptions = {},
 ): Promise<string> {
-  requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
+  const queryable = queryableOf(db);
   const tables = resolveOptions(options, ENQUEUE_OPTIONS, 'enqueue');
   const job = newJob(jobType, payload, options, maxPayloadBytesOf(options), '');
-  if (job.uniqueKey !== null) return (await runInsert(tables, () => insertWithKeys(db, tables, [job])))[0]!;
-  await runInsert(tables, () => insertJob(db, tables, job));
+  if (job.uniqueKey !== null) return (await runInsert(tables, () => insertWithKeys(queryable, tables, [job])))[0]!;
+  await runInsert(tables, () => insertJob(queryable, tables, job));
   return job.jobId;
 }
 
@@ -107,11 +108,11 @@ export async function enqueue<T extends JobType>(
  * the caller's transaction when given one.
  */
 export async function enqueueMany(
-  db: Queryable,
+  db: DbClient,
   jobs: readonly JobSpec[],
   options: EnqueueLimits = {},
 ): Promise<string[]> {
-  requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
+  const queryable = queryableOf(db);
   const tables = resolveOptions(options, ENQUEUE_MANY_OPTIONS, 'enqueueMany');
   if (!Array.isArray(jobs)) {
     throw new InvalidOptionError(
@@ -126,10 +127,10 @@ export async function enqueueMany(
   });
   if (newJobs.length === 0) return [];
   if (!newJobs.some((job) => job.uniqueKey !== null)) {
-    await runInsert(tables, () => insertJobs(db, tables, newJobs));
+    await runInsert(tables, () => insertJobs(queryable, tables, newJobs));
     return newJobs.map((job) => job.jobId);
   }
-  return runInsert(tables, () => insertWithKeys(db, tables, newJobs));
+  return runInsert(tables, () => insertWithKeys(queryable, tables, newJobs));
 }
 
 /**

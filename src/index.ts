@@ -42,6 +42,7 @@ export { queueStats, type JobTypeStats } from './stats.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
 export { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 export type { TableOptions } from './tables.js';
+export type { DbClient, KyselyDb, DrizzleDb, KnexDb, PostgresJsDb, PrismaDb } from './db/shapes.js';
 export type {
   JobPayloads,
   JobType,

@@ -11,6 +11,8 @@ import {
   recordMigration,
 } from './sql/migrations.js';
 import { resolveTableOptions, type TableOptions, type Tables } from './tables.js';
+import { adaptDb } from './db/adapt.js';
+import type { DbClient } from './db/shapes.js';
 import type { Queryable } from './types.js';
 
 /** What {@link migrate} found and did. */
@@ -29,10 +31,29 @@ export interface MigrateResult {
  * start-up at once: one upgrades, the others wait and then find nothing to do.
  *
  * @param db a `pg.Pool` (a connection is taken for the duration) or a
- *   connected `pg.Client` that is not inside a transaction.
+ *   connected `pg.Client` that is not inside a transaction; or the instance
+ *   of Kysely, Drizzle, knex, postgres.js or Prisma (the migrations run in a
+ *   transaction it begins), or a transaction of theirs (they run in it, and
+ *   commit with it).
  */
-export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {}): Promise<MigrateResult> {
+export async function migrate(db: DbClient, options: TableOptions = {}): Promise<MigrateResult> {
   const tables = resolveTableOptions(options, 'migrate');
+  const adapted = adaptDb(db);
+  if (adapted.library === 'pg') return migrateWithPg(db as pg.Pool | pg.Client, tables);
+  try {
+    const { queryable, transaction } = adapted;
+    // A failed statement would abort the caller's transaction: the quick
+    // look, which fails when nothing is installed yet, is for instances only.
+    if (transaction === null) return await applyPending(queryable, tables);
+    const installed = await installedSchemaVersion(queryable, tables);
+    if (installed >= LATEST_SCHEMA_VERSION) return { fromVersion: installed, toVersion: installed, applied: [] };
+    return await transaction((tx) => applyPending(tx, tables));
+  } catch (error) {
+    throw migrationFailed(tables, error);
+  }
+}
+
+async function migrateWithPg(db: pg.Pool | pg.Client, tables: Tables): Promise<MigrateResult> {
   const pooled = isPool(db);
   let client: pg.ClientBase;
   try {
@@ -52,25 +73,9 @@ export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {
     if (installed >= LATEST_SCHEMA_VERSION) return { fromVersion: installed, toVersion: installed, applied: [] };
     await client.query('BEGIN');
     try {
-      await lockMigrations(client, tables);
-      await ensureMigrationsTable(client, tables);
-      const fromVersion = await currentSchemaVersion(client, tables);
-      const applied: number[] = [];
-      for (const migration of MIGRATIONS) {
-        if (migration.version <= fromVersion) continue;
-        try {
-          await client.query(migration.sql(tables));
-        } catch (error) {
-          throw new MigrationError(
-            `migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}; nothing was changed`,
-            { cause: error },
-          );
-        }
-        await recordMigration(client, tables, migration.version, migration.name);
-        applied.push(migration.version);
-      }
+      const result = await applyPending(client, tables);
       await client.query('COMMIT');
-      return { fromVersion, toVersion: Math.max(fromVersion, LATEST_SCHEMA_VERSION), applied };
+      return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       throw error;
@@ -84,6 +89,28 @@ export async function migrate(db: pg.Pool | pg.Client, options: TableOptions = {
       (client as pg.PoolClient).release(failed);
     }
   }
+}
+
+/** Applies the pending migrations, in the transaction `db` is in. */
+async function applyPending(db: Queryable, tables: Tables): Promise<MigrateResult> {
+  await lockMigrations(db, tables);
+  await ensureMigrationsTable(db, tables);
+  const fromVersion = await currentSchemaVersion(db, tables);
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= fromVersion) continue;
+    try {
+      await db.query(migration.sql(tables));
+    } catch (error) {
+      throw new MigrationError(
+        `migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}; nothing was changed`,
+        { cause: error },
+      );
+    }
+    await recordMigration(db, tables, migration.version, migration.name);
+    applied.push(migration.version);
+  }
+  return { fromVersion, toVersion: Math.max(fromVersion, LATEST_SCHEMA_VERSION), applied };
 }
 
 /** `error` as a MigrationError; a setup problem's message says what to change. */

@@ -1,8 +1,8 @@
-import type pg from 'pg';
 import { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 import { InvalidOptionError } from './errors.js';
 import { checkSchema } from './migrate.js';
-import { requireQueryable } from './queryable.js';
+import { queryableOf } from './db/adapt.js';
+import type { DbClient } from './db/shapes.js';
 import { anyArchivedLeft, countArchived, deleteArchivedBatch, retentionCutoff, type LowerBound } from './sql/retention.js';
 import { resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from './tables.js';
 import {
@@ -73,11 +73,12 @@ const PRUNE_OPTIONS = new Set(['olderThan', 'status', 'batchSize', 'maxBatches',
  * own, so pruning a large archive never holds locks or piles up WAL in one
  * long transaction, and an interrupted call keeps what it deleted.
  *
- * @param db a `pg.Pool`, or a connected `pg.Client` that is not inside a
- *   transaction (every batch would then commit only with it).
+ * @param db a `pg.Pool`, a connected `pg.Client`, or the instance of Kysely,
+ *   Drizzle, knex, postgres.js or Prisma; not inside a transaction (every
+ *   batch would then commit only with it).
  */
-export async function prune(db: pg.Pool | pg.Client, options: PruneOptions): Promise<PruneResult> {
-  requireQueryable(db, 'a pg.Pool or a connected pg.Client');
+export async function prune(dbClient: DbClient, options: PruneOptions): Promise<PruneResult> {
+  const db = queryableOf(dbClient);
   const o = resolvePruneOptions(options);
   // Without migration 2's index, every batch would scan the whole archive.
   await checkSchema(db, o.tables);
@@ -85,7 +86,7 @@ export async function prune(db: pg.Pool | pg.Client, options: PruneOptions): Pro
 
   let deleted = 0;
   let batches = 0;
-  let lower: LowerBound = '-infinity';
+  let lower: LowerBound = null;
   let exhausted = false;
   while (batches < o.maxBatches && !o.signal?.aborted) {
     const batch = await deleteArchivedBatch(db, o.tables, lower, cutoff, o.statuses, o.batchSize);
@@ -117,8 +118,8 @@ export interface PrunePreview {
  * nothing, and fixes the cutoff, so that a prune after a confirmation
  * deletes what was announced and not what finished meanwhile.
  */
-export async function countPrunable(db: pg.Pool | pg.Client, options: PruneOptions): Promise<PrunePreview> {
-  requireQueryable(db, 'a pg.Pool or a connected pg.Client');
+export async function countPrunable(dbClient: DbClient, options: PruneOptions): Promise<PrunePreview> {
+  const db = queryableOf(dbClient);
   const o = resolvePruneOptions(options);
   await checkSchema(db, o.tables);
   const cutoff = o.olderThan instanceof Date ? o.olderThan : await retentionCutoff(db, o.olderThan);

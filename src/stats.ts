@@ -2,7 +2,8 @@ import { SchemaNotReadyError } from './errors.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
 import { countJobs, type JobCountsRow } from './sql/stats.js';
 import { resolveTableOptions, type TableOptions } from './tables.js';
-import type { Queryable } from './types.js';
+import { queryableOf } from './db/adapt.js';
+import type { DbClient } from './db/shapes.js';
 
 /** Counts of the queued jobs of one job type on one queue. */
 export interface JobTypeStats {
@@ -24,11 +25,11 @@ export interface JobTypeStats {
  * What is waiting in the job table, per queue and job type. A job type whose
  * `due` count keeps growing has too few workers — or none that handles it.
  */
-export async function queueStats(db: Queryable, options: TableOptions = {}): Promise<JobTypeStats[]> {
+export async function queueStats(db: DbClient, options: TableOptions = {}): Promise<JobTypeStats[]> {
   const tables = resolveTableOptions(options, 'queueStats');
   let rows: JobCountsRow[];
   try {
-    rows = await countJobs(db, tables);
+    rows = await countJobs(queryableOf(db), tables);
   } catch (error) {
     if (isUndefinedTableOrSchema(error)) {
       throw new SchemaNotReadyError(
@@ -45,6 +46,6 @@ export async function queueStats(db: Queryable, options: TableOptions = {}): Pro
     scheduled: row.scheduled,
     leased: row.leased,
     retrying: row.retrying,
-    oldestDueAt: row.oldest_due_at,
+    oldestDueAt: row.oldest_due_at === null ? null : new Date(row.oldest_due_at),
   }));
 }

@@ -114,7 +114,11 @@ describe('the README examples', () => {
     // What the prose around the examples takes as given.
     const context = `import type pg from 'pg';
 import type { JobHandlers } from 'proletarian';
+import type { PrismaClient as GeneratedPrismaClient } from '../../../test/fixtures/prisma/client/client.js';
 declare global {
+  /** The app's generated Prisma client (the tests' own, here). */
+  type PrismaClient = GeneratedPrismaClient;
+  const PrismaClient: typeof GeneratedPrismaClient;
   const pool: pg.Pool;
   /** A client of the app's own transaction. */
   const client: pg.PoolClient;

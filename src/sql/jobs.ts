@@ -118,11 +118,12 @@ function statements(t: Tables): JobStatements {
     const notifyChannel = notifyChannelFor(t);
     // Jobs due at once wake idle workers through NOTIFY, sent in the same
     // statement and delivered only at commit: a rolled-back enqueue wakes
-    // nobody. PostgreSQL folds repeats within a transaction into one. The
-    // payload names the most urgent priority when it is not the default
-    // (see notificationPayloadSql).
+    // nobody. PostgreSQL folds repeats within a transaction into one. One row
+    // of a count comes back, not pg_notify's void, which not every library
+    // can read (Prisma). The payload names the most urgent priority when it
+    // is not the default (see notificationPayloadSql).
     const notifyDue = (inserted: string) =>
-      `SELECT pg_notify('${notifyChannel}', ${notificationPayloadSql('queue', 'priority')})
+      `SELECT count(pg_notify('${notifyChannel}', ${notificationPayloadSql('queue', 'priority')}))::int AS notified
        FROM (SELECT queue, min(priority) AS priority FROM ${inserted}
              WHERE process_at <= statement_timestamp() GROUP BY queue) AS due`;
     const complete = `WITH outcome AS (
@@ -162,9 +163,12 @@ function statements(t: Tables): JobStatements {
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
       SELECT ${archivedValues(`'${SUCCESS}'`, 'last_error')}
       FROM finished`;
+    // The payload is bound as text and cast here: a driver that encodes
+    // values bound to jsonb parameters as JSON itself (postgres.js) would
+    // otherwise store the payload's JSON text as a JSON string.
     const insertOne = `WITH inserted AS (
         INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority)
-        VALUES ($1, $2, $3, $4::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')}, $7)
+        VALUES ($1, $2, $3, $4::text::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')}, $7)
         RETURNING queue, process_at, priority
       ) ${notifyDue('inserted')}`;
     // One statement for any number of jobs: arrays in, rows out, in order.

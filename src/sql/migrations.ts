@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
 
@@ -13,11 +12,12 @@ const MIGRATION_LOCK_KEY = 0x70726f6c;
  * schema, not the tables: installations sharing a schema also share its
  * `CREATE SCHEMA`.
  */
-export async function lockMigrations(client: pg.ClientBase, t: Tables): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK_KEY, t.schema]);
+export async function lockMigrations(client: Queryable, t: Tables): Promise<void> {
+  // A row of something, not the function's void, which not every library can read (Prisma).
+  await client.query('SELECT 1 AS locked FROM pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK_KEY, t.schema]);
 }
 
-export async function ensureMigrationsTable(client: pg.ClientBase, t: Tables): Promise<void> {
+export async function ensureMigrationsTable(client: Queryable, t: Tables): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${t.schema}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${t.migrations} (
     version    integer     PRIMARY KEY,
@@ -48,6 +48,6 @@ export function isUndefinedTableOrSchema(error: unknown): boolean {
   return code === '42P01' || code === '3F000';
 }
 
-export async function recordMigration(client: pg.ClientBase, t: Tables, version: number, name: string): Promise<void> {
+export async function recordMigration(client: Queryable, t: Tables, version: number, name: string): Promise<void> {
   await client.query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [version, name]);
 }

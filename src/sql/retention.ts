@@ -17,7 +17,9 @@ const statementCache = new WeakMap<Tables, RetentionStatements>();
 // $1 lower bound, $2 cutoff, $3 statuses. The lower bound is where the previous
 // batch ended: the index range starts there instead of walking again over the
 // entries of rows already deleted (dead until vacuumed) or kept (other status).
-const OLD_ROWS = 'finished_at >= $1::timestamptz AND finished_at < $2::timestamptz AND status = ANY($3::text[])';
+// Before the first batch it is null, not '-infinity', which not every driver
+// takes for a timestamp (postgres.js).
+const OLD_ROWS = `finished_at >= COALESCE($1::timestamptz, '-infinity') AND finished_at < $2::timestamptz AND status = ANY($3::text[])`;
 
 // Times travel as whole epoch milliseconds, rounded down: exact in a float8, a
 // safe (never later) bound, and immune to an app's own timestamptz type parser.
@@ -48,8 +50,8 @@ function statements(t: Tables): RetentionStatements {
   return cached;
 }
 
-/** Where the next batch starts: before any row, then at the last one deleted. */
-export type LowerBound = Date | '-infinity';
+/** Where the next batch starts: before any row (null), then at the last one deleted. */
+export type LowerBound = Date | null;
 
 export interface DeletedBatch {
   deleted: number;

@@ -1,4 +1,11 @@
-import pg from 'pg';
+import type pg from 'pg';
+import {
+  newDrivenQuery,
+  prepareValue,
+  protocolConnectionOf,
+  type DrivenQuery,
+  type ProtocolConnection,
+} from '../db/pg-driver.js';
 
 // Statements sent with a query, in the same round trip.
 //
@@ -15,51 +22,15 @@ import pg from 'pg';
 // only if the query succeeded.
 //
 // This rides on pg's submittable interface (what pg-cursor and
-// pg-query-stream use) and the connection's message writers. Where those are
-// not there — pg-native, or a client in pg's own pipeline mode, which
-// refuses submittables — `queryAfter` returns null and callers send the
-// statements one by one instead.
+// pg-query-stream use) and the connection's message writers, reached through
+// ../db/pg-driver.ts. Where those are not there — pg-native, or a client in
+// pg's own pipeline mode, which refuses submittables — `queryAfter` returns
+// null and callers send the statements one by one instead.
 
 /** A statement sent with a query: unnamed, so parsed each time; values as pg takes them. */
 export interface SideStatement {
   text: string;
   values?: readonly unknown[];
-}
-
-// pg's own conversion of parameter values (arrays, dates, JSON) to text.
-const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): unknown } }).utils.prepareValue;
-
-/** What of a pg connection this uses: the extended-protocol message writers. */
-interface ProtocolConnection {
-  stream: { cork?: () => void; uncork?: () => void };
-  parse(message: { text: string; name: string; types: unknown[] }): void;
-  bind(message: {
-    portal: string;
-    statement: string;
-    values: readonly unknown[];
-    valueMapper: (value: unknown) => unknown;
-  }): void;
-  execute(message: { portal: string; rows: number }): void;
-  sync(): void;
-  submittedNamedStatements?: Record<string, string>;
-}
-
-/** The parts of a pg.Query the client drives, beyond the public types. */
-interface DrivenQuery {
-  name?: string;
-  text?: string;
-  binary?: boolean;
-  _result?: unknown;
-  submit(connection: ProtocolConnection): Error | null | void;
-  handleRowDescription(message: unknown): void;
-  handleDataRow(message: unknown): void;
-  handlePortalSuspended(connection: unknown): void;
-  handleEmptyQuery(connection: unknown): void;
-  handleCommandComplete(message: unknown, connection: unknown): void;
-  handleError(error: Error, connection: unknown): void;
-  handleReadyForQuery(connection: unknown): void;
-  handleCopyInResponse(connection: unknown): void;
-  handleCopyData(message: unknown, connection: unknown): void;
 }
 
 /**
@@ -91,33 +62,22 @@ export function queryBetween<R extends pg.QueryResultRow = pg.QueryResultRow>(
   trailing: readonly SideStatement[],
   values?: unknown[],
 ): Promise<pg.QueryResult<R>> | null {
-  if (!canSendAhead(client) || !plainConfig(query)) return null;
+  if (protocolConnectionOf(client) === null || !plainConfig(query)) return null;
   // The query must use the extended protocol too: after a failed statement
   // the server skips every message up to the next Sync, a simple-protocol
   // Query message included, and would never answer.
   const config: pg.QueryConfig & { queryMode: 'extended' } =
     typeof query === 'string' ? { text: query, queryMode: 'extended' } : { ...query, queryMode: 'extended' };
   return new Promise<pg.QueryResult<R>>((resolve, reject) => {
-    const inner = new pg.Query(config, values, (error: Error | undefined, result: unknown) =>
+    const inner = newDrivenQuery(config, values, (error, result) =>
       error ? reject(error) : resolve(result as pg.QueryResult<R>),
-    ) as unknown as DrivenQuery;
+    );
     client.query(new SurroundedQuery(leading, inner, trailing) as unknown as pg.Submittable);
   }).catch((error: unknown) => {
     // As pg does: a stack that leads back to the caller, not to the socket's read loop.
     if (error instanceof Error) Error.captureStackTrace(error);
     throw error;
   });
-}
-
-/** Whether `client` takes a submittable and exposes the message writers. */
-function canSendAhead(client: pg.ClientBase): boolean {
-  const { connection, pipeline } = client as unknown as { connection?: Partial<ProtocolConnection>; pipeline?: boolean };
-  return (
-    pipeline !== true &&
-    typeof connection?.parse === 'function' &&
-    typeof connection.bind === 'function' &&
-    typeof connection.execute === 'function'
-  );
 }
 
 /** A text, or a config object with nothing that only `client.query` itself handles. */

@@ -11,7 +11,8 @@ export interface JobCountsRow {
   scheduled: number;
   leased: number;
   retrying: number;
-  oldest_due_at: Date | null;
+  /** Milliseconds since the epoch: a number from every driver, where a timestamp may come back as text (Drizzle). */
+  oldest_due_at: number | null;
 }
 
 export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[]> {
@@ -21,7 +22,7 @@ export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[
             count(*) FILTER (WHERE process_at > now() AND locked_by IS NULL)::int AS scheduled,
             count(*) FILTER (WHERE process_at > now() AND locked_by IS NOT NULL)::int AS leased,
             count(*) FILTER (WHERE attempts > 0)::int AS retrying,
-            min(process_at) FILTER (WHERE process_at <= now()) AS oldest_due_at
+            (extract(epoch FROM min(process_at) FILTER (WHERE process_at <= now())) * 1000)::float8 AS oldest_due_at
      FROM ${t.job}
      GROUP BY queue, job_type
      ORDER BY queue, job_type`,

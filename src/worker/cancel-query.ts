@@ -1,15 +1,9 @@
 import net from 'node:net';
 import type pg from 'pg';
+import { cancelKeyOf } from '../db/pg-driver.js';
 
 // The protocol's CancelRequest code (1234 << 16 | 5678).
 const CANCEL_REQUEST_CODE = 80877102;
-
-interface ConnectedClient {
-  processID?: number | null;
-  secretKey?: number | null;
-  host?: string;
-  port?: number;
-}
 
 /**
  * Asks PostgreSQL to cancel the statement `client` is running, the way psql's
@@ -18,8 +12,9 @@ interface ConnectedClient {
  * exhausted by the very jobs that are stuck. Best effort: resolves either way.
  */
 export function cancelRunningQuery(client: pg.ClientBase, timeoutMs = 2_000): Promise<void> {
-  const { processID, secretKey, host, port } = client as unknown as ConnectedClient;
-  if (typeof processID !== 'number' || typeof secretKey !== 'number' || !host || !port) return Promise.resolve();
+  const key = cancelKeyOf(client);
+  if (key === null) return Promise.resolve();
+  const { processID, secretKey, host, port } = key;
   return new Promise((resolve) => {
     const socket = host.startsWith('/') ? net.connect(`${host}/.s.PGSQL.${port}`) : net.connect(port, host);
     const done = () => {
