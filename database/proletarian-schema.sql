@@ -1,4 +1,4 @@
--- Proletarian schema, version 4: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 5: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -79,3 +79,23 @@ CREATE TABLE "proletarian"."job_lost_transactions" (
 CREATE INDEX "job_lost_reported_idx" ON "proletarian"."job_lost_transactions" (reported_at);
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (4, 'lost connections');
+
+-- Migration 5: schedules and paused queues
+CREATE TABLE "proletarian"."job_schedules" (
+  name           text        PRIMARY KEY,
+  cron           text        NOT NULL,
+  timezone       text        NOT NULL,
+  job_type       text        NOT NULL,
+  queue          text        NOT NULL,
+  enqueued_until timestamptz NOT NULL,
+  last_slot      timestamptz,
+  defined_at     timestamptz NOT NULL
+);
+
+CREATE TABLE "proletarian"."job_queue_states" (
+  queue      text        PRIMARY KEY,
+  paused     boolean     NOT NULL,
+  changed_at timestamptz NOT NULL DEFAULT now()
+);
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (5, 'schedules and paused queues');
