@@ -78,6 +78,12 @@ export const LOG_EVENTS = {
   'archive-pruned': 'info',
   /** Pruning the archive failed; the next round tries again. */
   'retention-error': 'error',
+  /** The worker found its queue paused (`pauseQueue`): it claims nothing until it is resumed; running jobs finish. */
+  'queue-paused': 'info',
+  /** The worker found its queue resumed (`resumeQueue`) and claims again. */
+  'queue-resumed': 'info',
+  /** Reading whether the worker's queue is paused failed; the last state read holds, and the next round tries again. */
+  'queue-state-error': 'error',
   /** The schema is newer than this version of the library knows; usually a rolling deploy in progress. */
   'schema-newer-than-library': 'warn',
 } as const satisfies Record<string, LogLevel>;

@@ -16,6 +16,8 @@ export interface JobTypeStats {
   retrying: number;
   /** `processAt` of the longest-waiting due job: how far behind the workers are. */
   oldestDueAt: Date | null;
+  /** Whether the queue is paused (`pauseQueue`): its workers claim none of its jobs until it is resumed. */
+  paused: boolean;
 }
 
 /**
@@ -32,5 +34,6 @@ export async function queueStats(db: Queryable, options: TableOptions = {}): Pro
     leased: row.leased,
     retrying: row.retrying,
     oldestDueAt: row.oldest_due_at,
+    paused: row.paused,
   }));
 }

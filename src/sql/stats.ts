@@ -12,6 +12,7 @@ export interface JobCountsRow {
   leased: number;
   retrying: number;
   oldest_due_at: Date | null;
+  paused: boolean;
 }
 
 export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[]> {
@@ -21,8 +22,9 @@ export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[
             count(*) FILTER (WHERE process_at > now() AND locked_by IS NULL)::int AS scheduled,
             count(*) FILTER (WHERE process_at > now() AND locked_by IS NOT NULL)::int AS leased,
             count(*) FILTER (WHERE attempts > 0)::int AS retrying,
-            min(process_at) FILTER (WHERE process_at <= now()) AS oldest_due_at
-     FROM ${t.job}
+            min(process_at) FILTER (WHERE process_at <= now()) AS oldest_due_at,
+            EXISTS (SELECT FROM ${t.queueStates} AS s WHERE s.queue = j.queue AND s.paused) AS paused
+     FROM ${t.job} AS j
      GROUP BY queue, job_type
      ORDER BY queue, job_type`,
   );

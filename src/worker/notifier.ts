@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
+import { queueStateChannelOf } from '../sql/queue-states.js';
 
 // Reconnection backoff of the listening connection.
 const FIRST_RETRY_MS = 100;
@@ -10,13 +11,16 @@ interface Subscription {
   queue: string;
   onJobs: () => void;
   emit: EmitLog;
+  /** Called when the queue is paused or resumed, and after a reconnect. */
+  onQueueState: () => void;
 }
 
 /**
  * The one LISTEN connection of a process for one installation, shared by
  * every worker on the same pool. It wakes the workers of a queue when jobs
- * are enqueued on it, reconnects by itself, and wakes everyone after a
- * reconnect, since notifications sent meanwhile are lost. Polling remains the
+ * are enqueued on it, tells them when it is paused or resumed (on a second
+ * channel), reconnects by itself, and wakes everyone after a reconnect,
+ * since notifications sent meanwhile are lost. Polling remains the
  * backstop, so a listener that is down only costs latency.
  */
 export class Notifier {
@@ -33,6 +37,7 @@ export class Notifier {
 
   readonly #pool: pg.Pool;
   readonly #channel: string;
+  readonly #stateChannel: string;
   #subscriptions = new Set<Subscription>();
   #client: pg.Client | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
@@ -41,11 +46,15 @@ export class Notifier {
   private constructor(pool: pg.Pool, channel: string) {
     this.#pool = pool;
     this.#channel = channel;
+    this.#stateChannel = queueStateChannelOf(channel);
   }
 
-  /** Calls `onJobs` whenever jobs become due on `queue`; returns the unsubscribe function. */
-  subscribe(queue: string, onJobs: () => void, emit: EmitLog): () => void {
-    const subscription: Subscription = { queue, onJobs, emit };
+  /**
+   * Calls `onJobs` whenever jobs become due on `queue`, and `onQueueState`
+   * when it is paused or resumed; returns the unsubscribe function.
+   */
+  subscribe(queue: string, onJobs: () => void, emit: EmitLog, onQueueState: () => void = () => {}): () => void {
+    const subscription: Subscription = { queue, onJobs, emit, onQueueState };
     this.#subscriptions.add(subscription);
     if (this.#subscriptions.size === 1) void this.#connect();
     return () => {
@@ -63,14 +72,19 @@ export class Notifier {
     const client = new ClientClass(this.#pool.options);
     this.#client = client;
     client.on('notification', (message) => {
+      const isState = message.channel === this.#stateChannel;
       for (const subscription of this.#subscriptions) {
-        if (subscription.queue === message.payload) subscription.onJobs();
+        if (subscription.queue !== message.payload) continue;
+        if (isState) subscription.onQueueState();
+        else subscription.onJobs();
       }
     });
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('the listening connection ended')));
     try {
       await client.connect();
+      // New jobs' channel last: pg_stat_activity shows a session's last query, so the listener reads as before.
+      await client.query(`LISTEN ${this.#stateChannel}`);
       await client.query(`LISTEN ${this.#channel}`);
     } catch (error) {
       this.#lost(client, toError(error));
@@ -79,8 +93,11 @@ export class Notifier {
     if (this.#client !== client) return; // closed while connecting
     if (this.#failures > 0) this.#broadcast('listener-reconnected', { afterFailures: this.#failures });
     this.#failures = 0;
-    // Jobs enqueued while nobody listened sent notifications into the void.
-    for (const subscription of this.#subscriptions) subscription.onJobs();
+    // Jobs enqueued (and queues paused) while nobody listened sent notifications into the void.
+    for (const subscription of this.#subscriptions) {
+      subscription.onQueueState();
+      subscription.onJobs();
+    }
   }
 
   #lost(client: pg.Client, error: Error): void {

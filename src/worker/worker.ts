@@ -12,6 +12,7 @@ import { IdleWaiters } from './idle.js';
 import { LostTransactions } from './lost-transactions.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
+import { QueuePause } from './queue-pause.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { InFlightJobs, type WorkerRuntime } from './runtime.js';
 import { periodicServices } from './services/index.js';
@@ -80,6 +81,7 @@ class QueueWorker implements Worker {
   #lostTransactions = new LostTransactions();
   #removeListeners: () => void = () => {};
   #services: readonly PeriodicService[];
+  #pause: QueuePause;
 
   constructor(pool: pg.Pool, options: ResolvedWorkerOptions) {
     this.#pool = pool;
@@ -87,7 +89,8 @@ class QueueWorker implements Worker {
     this.id = options.workerId;
     this.queue = options.queue;
     this.#emit = createEmitter(options.log, { workerId: options.workerId, queue: options.queue });
-    this.#services = periodicServices(pool, options, this.#emit);
+    this.#pause = new QueuePause(pool, options.tables, options.queue, this.#emit, () => this.#idle.wakeAll());
+    this.#services = periodicServices(pool, options, this.#emit, this.#pause);
   }
 
   get state(): WorkerState {
@@ -133,7 +136,10 @@ class QueueWorker implements Worker {
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
       inFlight: this.#inFlight,
+      pause: this.#pause,
     };
+    // Paused or resumed while this worker was stopped: the loops read it again before claiming.
+    this.#pause.forget();
     // stop() was called while the schema was being checked: spawn nothing.
     if (this.#state !== 'starting') return;
     this.#removeListeners = this.#addListeners();
@@ -211,6 +217,7 @@ class QueueWorker implements Worker {
           this.queue,
           () => this.#idle.wakeOne(),
           this.#emit,
+          () => void this.#pause.refresh().catch((error: unknown) => this.#emit('queue-state-error', errorData(toError(error)))),
         )
       : () => {};
     return () => {
