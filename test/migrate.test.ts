@@ -6,8 +6,10 @@ import {
   createWorker,
   enqueue,
   LATEST_SCHEMA_VERSION,
+  listSchedules,
   migrate,
   MigrationError,
+  pauseQueue,
   SchemaNotReadyError,
   silentLogger,
 } from 'proletarian';
@@ -156,6 +158,27 @@ describe('migrate', () => {
     const upgraded = createWorker(pool, { schema, handlers: { x: async () => {} }, log: silentLogger });
     await upgraded.start();
     await upgraded.stop();
+  });
+
+  it('upgrades from the version before schedules and paused queues: adds their tables, keeps the jobs', async () => {
+    const schema = freshSchema();
+    const previous = LATEST_SCHEMA_VERSION - 1;
+    await installSchemaVersion(pool, { schema }, previous);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    const jobId = await enqueue(pool, 'queued-before-upgrade', { n: 1 }, { schema });
+    const result = await migrate(pool, { schema });
+    assert.deepEqual(result, { fromVersion: previous, toVersion: LATEST_SCHEMA_VERSION, applied: [LATEST_SCHEMA_VERSION] });
+    assert.deepEqual(await tablesOf(schema), [
+      'archived_job',
+      'job',
+      'job_lost_transactions',
+      'job_migrations',
+      'job_queue_states',
+      'job_schedules',
+    ]);
+    assert.equal(await count(`"${schema}".job WHERE job_id = '${jobId}'`), 1);
+    assert.equal(await pauseQueue(pool, 'default', { schema }), true);
+    assert.deepEqual(await listSchedules(pool, { schema }), []);
   });
 
   it('8 concurrent calls on a fresh schema: all succeed, exactly one applies', async () => {

@@ -3,7 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createWorker, enqueue, enqueueMany, migrate, MigrationError, prune, silentLogger } from 'proletarian';
+import {
+  createWorker,
+  enqueue,
+  enqueueMany,
+  listSchedules,
+  migrate,
+  MigrationError,
+  pauseQueue,
+  prune,
+  resumeQueue,
+  silentLogger,
+} from 'proletarian';
 import { createTestDatabase, databaseUrl, waitFor, type TestDatabase, tablesIn } from './helpers/database.js';
 
 // build/test/roles.test.js -> the repository root
@@ -167,6 +178,32 @@ describe('database/roles.sql: a least-privilege role', () => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it('can pause and resume a queue, and a worker on the role\'s connections runs its schedules', async () => {
+    const queue = 'role-schedules';
+    assert.equal(await pauseQueue(asRole(), queue, db.tables), true);
+    assert.equal(await resumeQueue(asRole(), queue, db.tables), true);
+    const workerPool = poolAsRole(3);
+    const worker = createWorker(workerPool, {
+      ...db.tables,
+      queue,
+      pollInterval: 20,
+      log: silentLogger,
+      handlers: { other: () => {} },
+      schedules: { 'role-tick': { cron: '* * * * * *', jobType: 'role-tick', payload: {} } },
+    });
+    await worker.start();
+    try {
+      await waitFor(
+        async () => (await db.rows(`SELECT 1 FROM "${db.schema}".job WHERE job_type = 'role-tick'`)).length >= 2,
+        { what: 'scheduled jobs', timeoutMs: 8_000 },
+      );
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual((await listSchedules(asRole(), db.tables)).map((s) => s.name), ['role-tick']);
+    await db.pool.query(`DELETE FROM "${db.schema}".job WHERE job_type = 'role-tick'`);
   });
 
   for (const [what, sql] of [

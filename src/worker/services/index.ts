@@ -5,6 +5,7 @@ import type { QueuePause } from '../queue-pause.js';
 import { PeriodicService } from './periodic-service.js';
 import { queueStateTask } from './queue-state.js';
 import { retentionTask } from './retention.js';
+import { schedulesTask } from './schedules.js';
 
 /** The periodic services a worker runs beside its loops, as its options ask for them. */
 export function periodicServices(
@@ -16,6 +17,9 @@ export function periodicServices(
   const services: PeriodicService[] = [new PeriodicService(queueStateTask(pause), emit)];
   if (options.retention) {
     services.push(new PeriodicService(retentionTask(pool, options.tables, options.retention, emit), emit));
+  }
+  if (options.schedules.length > 0) {
+    services.push(new PeriodicService(schedulesTask(pool, options.tables, options.schedules, emit), emit));
   }
   return services;
 }
