@@ -4,7 +4,9 @@ import pg from 'pg';
 import { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 import { InvalidOptionError } from './errors.js';
 import { migrate, schemaSql } from './migrate.js';
+import { pauseQueue, resumeQueue } from './queue-state.js';
 import { prune, type PruneOptions } from './retention.js';
+import { listSchedules } from './schedule-list.js';
 import { queueStats } from './stats.js';
 import type { TableOptions } from './tables.js';
 
@@ -14,9 +16,14 @@ Commands:
   migrate        Install or upgrade the schema in the database at DATABASE_URL
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
-  stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying.
+  stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying,
+                 and whether the queue is paused.
   prune          Delete archived jobs that finished longer than --older-than ago,
                  the oldest first, in batches that each commit on their own.
+  pause <queue>  Pause a queue: every worker of it stops claiming within about a second;
+                 running jobs finish and enqueueing goes on. It stays paused until resumed.
+  resume <queue> Resume a paused queue: its workers claim again at once.
+  schedules      List the recurring schedules workers have run, with their next runs.
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -31,6 +38,9 @@ Options of prune:
   --status <status>           Only jobs archived as success or failure (default: both)
   --batch-size <n>            Jobs deleted per batch (default: 1000)
   --max-batches <n>           Stop after n batches (default: until none is left)
+
+Options of schedules:
+  --next <n>                  How many next runs to show per schedule (default: 3)
 `;
 
 // Milliseconds per unit of --older-than; no unit means milliseconds.
@@ -49,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       status: { type: 'string' },
       'batch-size': { type: 'string' },
       'max-batches': { type: 'string' },
+      next: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -82,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write('no queued jobs\n');
           return;
         }
-        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due'];
+        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due', 'paused'];
         const rows = stats.map((s) => [
           s.queue,
           s.jobType,
@@ -91,12 +102,46 @@ async function main(argv: string[]): Promise<number> {
           String(s.leased),
           String(s.retrying),
           s.oldestDueAt ? s.oldestDueAt.toISOString() : '-',
+          s.paused ? 'yes' : 'no',
         ]);
-        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        for (const row of [header, ...rows]) {
-          process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
-        }
+        printTable(header, rows);
       });
+    case 'pause':
+    case 'resume': {
+      const queue = positionals[1];
+      if (queue === undefined) throw new InvalidOptionError(`${command} needs a queue name, e.g. proletarian ${command} default`);
+      return withClient(command, values['database-url'], async (client) => {
+        const pausing = command === 'pause';
+        const changed = await (pausing ? pauseQueue : resumeQueue)(client, queue, tables);
+        const name = JSON.stringify(queue);
+        process.stdout.write(
+          pausing
+            ? changed ? `paused queue ${name}\n` : `queue ${name} was already paused\n`
+            : changed ? `resumed queue ${name}\n` : `queue ${name} was not paused\n`,
+        );
+      });
+    }
+    case 'schedules': {
+      const nextRuns = optionalWholeNumber('--next', values.next) ?? 3;
+      return withClient(command, values['database-url'], async (client) => {
+        const schedules = await listSchedules(client, { ...tables, nextRuns });
+        if (schedules.length === 0) {
+          process.stdout.write('no schedules\n');
+          return;
+        }
+        const header = ['name', 'cron', 'timezone', 'job type', 'queue', 'last run', 'next runs'];
+        const rows = schedules.map((s) => [
+          s.name,
+          s.cron,
+          s.timezone,
+          s.jobType,
+          s.queue,
+          s.lastSlot ? s.lastSlot.toISOString() : '-',
+          s.nextRuns.length > 0 ? s.nextRuns.map((run) => run.toISOString()).join(', ') : '-',
+        ]);
+        printTable(header, rows);
+      });
+    }
     case 'prune': {
       // Checked before connecting, so a typo costs no connection.
       const options: PruneOptions = {
@@ -129,6 +174,14 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
       return 1;
+  }
+}
+
+/** Rows under a header, each column as wide as its widest cell, two spaces apart. */
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) {
+    process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
   }
 }
 
