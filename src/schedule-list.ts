@@ -1,4 +1,4 @@
-import { cronSlots } from './cron.js';
+import { cronSlots, type CronSlots } from './cron.js';
 import { SchemaNotReadyError } from './errors.js';
 import { requireQueryable } from './queryable.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
@@ -44,7 +44,7 @@ export async function listSchedules(db: Queryable, options: ListSchedulesOptions
   rejectUnknownKeys(options, LIST_OPTIONS, 'unknown listSchedules option');
   const count = options.nextRuns === undefined ? 3 : wholeNumber('nextRuns', options.nextRuns, 0);
   const tables = resolveTables(options);
-  let listed;
+  let listed: Awaited<ReturnType<typeof listScheduleRows>>;
   try {
     listed = await listScheduleRows(db, tables);
   } catch (error) {
@@ -67,7 +67,7 @@ export async function listSchedules(db: Queryable, options: ListSchedulesOptions
 }
 
 function nextSlots(cron: string, timezone: string, after: Date, count: number): Date[] {
-  let slots;
+  let slots: CronSlots;
   try {
     slots = cronSlots('schedule', cron, timezone);
   } catch {

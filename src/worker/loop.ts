@@ -52,7 +52,7 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
       let outcome: 'found' | 'empty' | 'abandoned' = 'empty';
       // Never claim before knowing whether the queue is paused; paused, the
       // loop idles as on an empty queue, and resuming wakes it.
-      if (!runtime.pause.known) await runtime.pause.refresh();
+      if (!runtime.pause.known) await runtime.pause.read();
       const turns = runtime.pause.paused ? [] : orders[round++ % 2]!;
       for (const turn of turns) {
         outcome = await turn();

@@ -43,16 +43,9 @@ export class QueuePause {
     this.#state = 'unknown';
   }
 
-  /**
-   * Reads the state. A call while a read is in progress joins it, and makes
-   * it read once more: that read may have begun before the change it is
-   * called for committed.
-   */
-  refresh(): Promise<void> {
-    if (this.#reading) {
-      this.#readAgain = true;
-      return this.#reading;
-    }
+  /** Reads the state, or joins the read in progress: for a loop that only needs to know it. */
+  read(): Promise<void> {
+    if (this.#reading) return this.#reading;
     const reading = (async () => {
       try {
         do {
@@ -65,6 +58,15 @@ export class QueuePause {
     })();
     this.#reading = reading;
     return reading;
+  }
+
+  /**
+   * Reads the state because it changed: a read in progress may have begun
+   * before the change committed, so it reads once more when it ends.
+   */
+  refresh(): Promise<void> {
+    if (this.#reading) this.#readAgain = true;
+    return this.read();
   }
 
   #set(paused: boolean): void {

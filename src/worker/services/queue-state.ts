@@ -11,6 +11,6 @@ export function queueStateTask(pause: QueuePause): PeriodicTask {
     intervalMs: REFRESH_MS,
     firstRoundMs: REFRESH_MS,
     errorEvent: 'queue-state-error',
-    run: () => pause.refresh(),
+    run: () => pause.read(),
   };
 }
