@@ -114,7 +114,7 @@ describe('pausing a queue', () => {
         await resumeQueue(db.pool, queue, db.tables);
         await waitFor(() => starts.length > startedBeforePause, { what: 'a job after resume' });
         const wokeAfter = starts[startedBeforePause]! - resumedAt;
-        assert.ok(wokeAfter < 700, `first job ${wokeAfter} ms after resume`);
+        assert.ok(wokeAfter < 800, `first job ${wokeAfter} ms after resume`); // the every-second read alone would take longer
         assert.ok(log.names().includes('queue-resumed'));
       });
     });

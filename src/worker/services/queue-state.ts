@@ -9,7 +9,8 @@ const REFRESH_MS = 1_000;
 export function queueStateTask(pause: QueuePause): PeriodicTask {
   return {
     intervalMs: REFRESH_MS,
-    firstRoundMs: REFRESH_MS,
+    // The loops read the state at start; this round follows within about a second (±50%).
+    firstRoundMs: 700,
     errorEvent: 'queue-state-error',
     run: () => pause.read(),
   };
