@@ -5,6 +5,7 @@ import { errorData, type EmitLog } from '../../log.js';
 import type { ResolvedSchedule } from '../../schedules.js';
 import { advanceSchedule, readSchedules, type ScheduleRowData } from '../../sql/schedules.js';
 import { tableOptionsOf, type Tables } from '../../tables.js';
+import { requireCommitted } from '../connection.js';
 import { LOOKAHEAD_MS, planSchedule, type SchedulePlan } from '../schedule-plan.js';
 import type { PeriodicTask } from './periodic-service.js';
 
@@ -39,6 +40,9 @@ export function schedulesTask(
 
   const advance = async (schedule: ResolvedSchedule, plan: Extract<SchedulePlan, { kind: 'advance' }>, now: Date) => {
     const client = await pool.connect();
+    // Unheard, the 'error' of a connection that dies while lent would crash the process.
+    const onConnectionError = (error: Error) => emit('connection-error', { schedule: schedule.name, ...errorData(error) });
+    client.on('error', onConnectionError);
     let failed = false;
     try {
       await client.query('BEGIN');
@@ -58,13 +62,14 @@ export function schedulesTask(
         // The public enqueue, on this transaction: the jobs commit with the row's move, or neither does.
         jobIds = await enqueueMany(client, plan.slots.map((slot) => jobOf(schedule, slot)), tableOptionsOf(tables));
       }
-      await client.query('COMMIT');
+      requireCommitted((await client.query('COMMIT')).command);
       return won ? jobIds : null;
     } catch (error) {
       failed = true;
       await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
+      client.off('error', onConnectionError);
       client.release(failed);
     }
   };
