@@ -1,4 +1,4 @@
--- Proletarian schema, version 5: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 6: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -98,3 +98,23 @@ DROP INDEX "proletarian"."job_claim_idx";
 CREATE UNIQUE INDEX "job_unique_key_idx" ON "proletarian"."job" (queue, unique_key) WHERE unique_key IS NOT NULL;
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (5, 'priorities and unique keys');
+
+-- Migration 6: schedules and paused queues
+CREATE TABLE "proletarian"."job_schedules" (
+  name           text        PRIMARY KEY,
+  cron           text        NOT NULL,
+  timezone       text        NOT NULL,
+  job_type       text        NOT NULL,
+  queue          text        NOT NULL,
+  enqueued_until timestamptz NOT NULL,
+  last_slot      timestamptz,
+  defined_at     timestamptz NOT NULL
+);
+
+CREATE TABLE "proletarian"."job_queue_states" (
+  queue      text        PRIMARY KEY,
+  paused     boolean     NOT NULL,
+  changed_at timestamptz NOT NULL DEFAULT now()
+);
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (6, 'schedules and paused queues');

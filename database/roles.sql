@@ -14,6 +14,10 @@
 --   worker: start (version check)   SELECT on job_migrations      SELECT on job_migrations
 --   worker: claim (lost             SELECT, INSERT, DELETE on      SELECT, INSERT, DELETE on
 --     connections), report them     job_lost_transactions          job_lost_transactions
+--   worker: schedules               SELECT, INSERT, UPDATE on      SELECT, INSERT, UPDATE on
+--                                   job_schedules                  job_schedules
+--   pauseQueue / resumeQueue,       SELECT, INSERT, UPDATE on      SELECT, INSERT, UPDATE on
+--     worker: paused state          job_queue_states               job_queue_states
 --
 -- Install and upgrade the tables (`npx proletarian migrate`, `migrate()`) as
 -- the schema's owner, not as this role: migrations create and alter tables.
@@ -32,8 +36,9 @@
 -- Other names: the schema appears only as "proletarian." before a table name
 -- and as "SCHEMA proletarian"; every other occurrence of proletarian outside
 -- these comments is the role. Replace those to adapt the script (with custom
--- table names, also replace job, archived_job, job_migrations and
--- job_lost_transactions, which are named after the job table).
+-- table names, also replace job, archived_job, job_migrations,
+-- job_lost_transactions, job_schedules and job_queue_states, which are named
+-- after the job table).
 
 DO $$
 BEGIN
@@ -49,3 +54,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job TO proletarian;
 GRANT SELECT, INSERT ON TABLE proletarian.archived_job TO proletarian;
 GRANT SELECT ON TABLE proletarian.job_migrations TO proletarian;
 GRANT SELECT, INSERT, DELETE ON TABLE proletarian.job_lost_transactions TO proletarian;
+GRANT SELECT, INSERT, UPDATE ON TABLE proletarian.job_schedules TO proletarian;
+GRANT SELECT, INSERT, UPDATE ON TABLE proletarian.job_queue_states TO proletarian;

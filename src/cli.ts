@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { optionalWholeNumber } from './cli/args.js';
 import { planPrune, runPrune } from './cli/prune.js';
 import { planWorker, runWorker } from './cli/worker.js';
 import { explainSetupError } from './database-errors.js';
+import { InvalidOptionError } from './errors.js';
 import { migrate, schemaSql } from './migrate.js';
+import { pauseQueue, resumeQueue } from './queue-state.js';
+import { listSchedules } from './schedule-list.js';
 import { queueStats } from './stats.js';
 import type { TableOptions } from './tables.js';
 
@@ -14,12 +18,17 @@ Commands:
   migrate        Install or upgrade the schema in the database at DATABASE_URL
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
-  stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying.
+  stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying,
+                 and whether the queue is paused.
   worker         Run a worker on the handlers a module exports, until SIGTERM or SIGINT
                  (then running jobs finish, up to 10 s).
   prune          Delete archived jobs that finished longer than --older-than ago,
                  the oldest first, in batches that each commit on their own. Says
                  how many first, and deletes only with --yes or your answer.
+  pause <queue>  Pause a queue: every worker of it stops claiming within about a second;
+                 running jobs finish and enqueueing goes on. It stays paused until resumed.
+  resume <queue> Resume a paused queue: its workers claim again at once.
+  schedules      List the recurring schedules workers have run, with their next runs.
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -43,6 +52,9 @@ Options of prune:
   --dry-run                   Say how many jobs would be deleted, and delete nothing
   -y, --yes                   Delete without asking. Without it, prune says what it would
                               delete and asks on a terminal; elsewhere it deletes nothing
+
+Options of schedules:
+  --next <n>                  How many next runs to show per schedule (default: 3)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -63,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
       queue: { type: 'string' },
       concurrency: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      next: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -96,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write('no queued jobs\n');
           return;
         }
-        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due'];
+        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due', 'paused'];
         const rows = stats.map((s) => [
           s.queue,
           s.jobType,
@@ -105,12 +118,46 @@ async function main(argv: string[]): Promise<number> {
           String(s.leased),
           String(s.retrying),
           s.oldestDueAt ? s.oldestDueAt.toISOString() : '-',
+          s.paused ? 'yes' : 'no',
         ]);
-        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        for (const row of [header, ...rows]) {
-          process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
-        }
+        printTable(header, rows);
       });
+    case 'pause':
+    case 'resume': {
+      const queue = positionals[1];
+      if (queue === undefined) throw new InvalidOptionError(`${command} needs a queue name, e.g. proletarian ${command} default`);
+      return withClient(command, values['database-url'], async (client) => {
+        const pausing = command === 'pause';
+        const changed = await (pausing ? pauseQueue : resumeQueue)(client, queue, tables);
+        const name = JSON.stringify(queue);
+        process.stdout.write(
+          pausing
+            ? changed ? `paused queue ${name}\n` : `queue ${name} was already paused\n`
+            : changed ? `resumed queue ${name}\n` : `queue ${name} was not paused\n`,
+        );
+      });
+    }
+    case 'schedules': {
+      const nextRuns = optionalWholeNumber('--next', values.next) ?? 3;
+      return withClient(command, values['database-url'], async (client) => {
+        const schedules = await listSchedules(client, { ...tables, nextRuns });
+        if (schedules.length === 0) {
+          process.stdout.write('no schedules\n');
+          return;
+        }
+        const header = ['name', 'cron', 'timezone', 'job type', 'queue', 'last run', 'next runs'];
+        const rows = schedules.map((s) => [
+          s.name,
+          s.cron,
+          s.timezone,
+          s.jobType,
+          s.queue,
+          s.lastSlot ? s.lastSlot.toISOString() : '-',
+          s.nextRuns.length > 0 ? s.nextRuns.map((run) => run.toISOString()).join(', ') : '-',
+        ]);
+        printTable(header, rows);
+      });
+    }
     case 'prune': {
       const plan = planPrune(values, tables);
       return withClient(command, values['database-url'], (client) => runPrune(client, plan));
@@ -123,6 +170,14 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
       return 1;
+  }
+}
+
+/** Rows under a header, each column as wide as its widest cell, two spaces apart. */
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows]) {
+    process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
   }
 }
 

@@ -39,6 +39,9 @@ export {
   type LogData,
 } from './log.js';
 export { queueStats, type JobTypeStats } from './stats.js';
+export { pauseQueue, resumeQueue } from './queue-state.js';
+export type { ScheduleDefinition, Schedules } from './schedules.js';
+export { listSchedules, type ScheduleInfo, type ListSchedulesOptions } from './schedule-list.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
 export { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 export type { TableOptions } from './tables.js';

@@ -87,6 +87,24 @@ export const LOG_EVENTS = {
   'archive-pruned': 'info',
   /** Pruning the archive failed; the next round tries again. */
   'retention-error': 'error',
+  /**
+   * A schedule's job for one slot was enqueued, due at the slot's time, by this worker (one worker enqueues each slot).
+   * Data: `schedule`, `slot` (ISO time), `jobId`.
+   */
+  'schedule-enqueued': 'debug',
+  /**
+   * A schedule's expression or time zone differs from the one stored; the new one holds from its next slot.
+   * Data: `schedule`, `cron`, `timezone`, `previousCron`, `previousTimezone`.
+   */
+  'schedule-reset': 'info',
+  /** A round of the worker's schedules failed (data: `error`), or one schedule's part of it (`schedule`, `error`); the next round tries again. */
+  'schedule-error': 'error',
+  /** The worker found its queue paused (`pauseQueue`): it claims nothing until it is resumed; running jobs finish. */
+  'queue-paused': 'info',
+  /** The worker found its queue resumed (`resumeQueue`) and claims again. */
+  'queue-resumed': 'info',
+  /** Reading whether the worker's queue is paused failed; the last state read holds, and the next round tries again. */
+  'queue-state-error': 'error',
   /** The schema is newer than this version of the library knows; usually a rolling deploy in progress. */
   'schema-newer-than-library': 'warn',
 } as const satisfies Record<string, LogLevel>;

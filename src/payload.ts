@@ -2,8 +2,8 @@ import { InvalidNameError, InvalidPayloadError } from './errors.js';
 
 const MAX_NAME_LENGTH = 200;
 
-/** Job types and queue names are free text, but never empty, never padded, never huge. */
-export function validateName(kind: 'job type' | 'queue', value: unknown): string {
+/** Job types, queue and schedule names are free text, but never empty, never padded, never huge. */
+export function validateName(kind: 'job type' | 'queue' | 'schedule name', value: unknown): string {
   if (typeof value !== 'string') {
     throw new InvalidNameError(`${kind} must be a string; got ${typeof value}`);
   }

@@ -19,6 +19,8 @@ export interface JobTypeStats {
   retrying: number;
   /** `processAt` of the longest-waiting due job: how far behind the workers are. */
   oldestDueAt: Date | null;
+  /** Whether the queue is paused (`pauseQueue`): its workers claim none of its jobs until it is resumed. */
+  paused: boolean;
 }
 
 /**
@@ -47,5 +49,6 @@ export async function queueStats(db: DbClient, options: TableOptions = {}): Prom
     leased: row.leased,
     retrying: row.retrying,
     oldestDueAt: row.oldest_due_at === null ? null : new Date(row.oldest_due_at),
+    paused: row.paused,
   }));
 }

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { enqueueMany, LATEST_SCHEMA_VERSION, schemaSql } from 'proletarian';
-import { databaseUrl, tablesIn } from './helpers/database.js';
+import { createWorker, enqueueMany, LATEST_SCHEMA_VERSION, listSchedules, queueStats, schemaSql, silentLogger } from 'proletarian';
+import { databaseUrl, tablesIn, waitFor } from './helpers/database.js';
 
 // build/test/cli.test.js -> dist/cli.js
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -61,7 +61,7 @@ describe('the proletarian CLI', () => {
     const all = Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1).join(', ');
     assert.equal(first.stdout, `migrated from version 0 to ${LATEST_SCHEMA_VERSION} (applied ${all})\n`);
     assert.equal(first.stderr, '');
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
 
     const second = await run(['migrate', '--schema', schema]);
     assert.equal(second.code, 0, second.stderr);
@@ -75,7 +75,7 @@ describe('the proletarian CLI', () => {
       envWithoutDatabase(),
     );
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(await tablesOf(schema), ['done', 'work', 'work_lost_transactions', 'work_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['done', 'work', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules']);
   });
 
   it('migrate without DATABASE_URL exits 1 with a clear message', async () => {
@@ -137,7 +137,7 @@ describe('the proletarian CLI', () => {
     const result = await run(['stats', '--schema', schema]);
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
-    assert.deepEqual(lines[0], ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due']);
+    assert.deepEqual(lines[0], ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due', 'paused']);
     assert.deepEqual(lines[1]?.slice(0, 6), ['default', 'email', '2', '1', '0', '0']);
     assert.deepEqual(lines[2]?.slice(0, 6), ['slow', 'export', '1', '0', '0', '0']);
     assert.equal(lines.length, 3);
@@ -311,6 +311,74 @@ describe('the proletarian CLI', () => {
     assert.match(result.stderr, /proletarian prune: set DATABASE_URL or pass --database-url/);
   });
 
+  it('pause and resume a queue, saying what changed', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    await enqueueMany(pool, [{ jobType: 'email', payload: 1, queue: 'mail' }], { schema });
+    const paused = async () => (await queueStats(pool, { schema }))[0]!.paused;
+
+    const pause = await run(['pause', 'mail', '--schema', schema]);
+    assert.equal(pause.code, 0, pause.stderr);
+    assert.equal(pause.stdout, 'paused queue "mail"\n');
+    assert.equal(await paused(), true);
+    assert.equal((await run(['pause', 'mail', '--schema', schema])).stdout, 'queue "mail" was already paused\n');
+    const stats = await run(['stats', '--schema', schema]);
+    assert.deepEqual(stats.stdout.trimEnd().split('\n')[1]?.split(/\s{2,}/).at(-1), 'yes');
+
+    const resume = await run(['resume', 'mail', '--schema', schema]);
+    assert.equal(resume.code, 0, resume.stderr);
+    assert.equal(resume.stdout, 'resumed queue "mail"\n');
+    assert.equal(await paused(), false);
+    assert.equal((await run(['resume', 'mail', '--schema', schema])).stdout, 'queue "mail" was not paused\n');
+
+    const missing = await run(['pause', '--schema', schema]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /pause needs a queue name, e\.g\. proletarian pause default/);
+    const blank = await run(['resume', ' ', '--schema', schema]);
+    assert.equal(blank.code, 1);
+    assert.match(blank.stderr, /queue must not be empty/);
+  });
+
+  it('schedules lists the schedules workers have run, with their next runs', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    const empty = await run(['schedules', '--schema', schema]);
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.equal(empty.stdout, 'no schedules\n');
+
+    const worker = createWorker(pool, {
+      schema,
+      log: silentLogger,
+      handlers: { other: () => {} },
+      schedules: {
+        nightly: { cron: '0 3 * * *', timezone: 'Europe/Oslo', jobType: 'report', payload: {}, queue: 'reports' },
+        tick: { cron: '* * * * * *', jobType: 'tick', payload: {} },
+      },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await listSchedules(pool, { schema })).length === 2, { what: 'both schedules stored' });
+    } finally {
+      await worker.stop();
+    }
+    const result = await run(['schedules', '--schema', schema, '--next', '2']);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
+    assert.deepEqual(lines[0], ['name', 'cron', 'timezone', 'job type', 'queue', 'last run', 'next runs']);
+    assert.deepEqual(lines[1]?.slice(0, 6), ['nightly', '0 3 * * *', 'Europe/Oslo', 'report', 'reports', '-']);
+    const nightlyRuns = lines[1]![6]!.split(', ').map((run) => new Date(run));
+    assert.equal(nightlyRuns.length, 2);
+    assert.equal(nightlyRuns[1]!.getTime() - nightlyRuns[0]!.getTime(), 24 * 3_600_000);
+    assert.match(nightlyRuns[0]!.toISOString(), /T0[12]:00:00\.000Z$/, '03:00 in Oslo');
+    assert.deepEqual(lines[2]?.slice(0, 5), ['tick', '* * * * * *', 'UTC', 'tick', 'default']);
+    assert.match(lines[2]![5]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+    assert.equal(lines.length, 3);
+
+    const bad = await run(['schedules', '--schema', schema, '--next', 'all']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--next must be a whole number ≥ 1; got "all"/);
+  });
+
   it('schema prints the SQL of schemaSql(), without touching a database', async () => {
     const result = await run(['schema'], envWithoutDatabase());
     assert.equal(result.code, 0, result.stderr);
@@ -348,6 +416,9 @@ describe('the proletarian CLI', () => {
       assert.match(result.stdout, /migrate/);
       assert.match(result.stdout, /schema/);
       assert.match(result.stdout, /prune .*\n.*\n[\s\S]*--older-than <duration>/);
+      assert.match(result.stdout, /pause <queue> /);
+      assert.match(result.stdout, /resume <queue> /);
+      assert.match(result.stdout, /schedules .*next runs/);
     }
   });
 });

@@ -6,8 +6,10 @@ import {
   createWorker,
   enqueue,
   LATEST_SCHEMA_VERSION,
+  listSchedules,
   migrate,
   MigrationError,
+  pauseQueue,
   SchemaNotReadyError,
   silentLogger,
 } from 'proletarian';
@@ -50,11 +52,11 @@ describe('migrate', () => {
       toVersion: LATEST_SCHEMA_VERSION,
       applied: allVersions,
     });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
 
     const second = await migrate(pool, { schema });
     assert.deepEqual(second, { fromVersion: LATEST_SCHEMA_VERSION, toVersion: LATEST_SCHEMA_VERSION, applied: [] });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
   });
 
   it('installs into a schema that already exists (empty)', async () => {
@@ -62,7 +64,7 @@ describe('migrate', () => {
     await pool.query(`CREATE SCHEMA "${schema}"`);
     const result = await migrate(pool, { schema });
     assert.equal(result.fromVersion, 0);
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
   });
 
   it('records every applied version in the bookkeeping table', async () => {
@@ -171,6 +173,27 @@ describe('migrate', () => {
     await upgraded.stop();
   });
 
+  it('upgrades from the version before schedules and paused queues: adds their tables, keeps the jobs', async () => {
+    const schema = freshSchema();
+    const previous = LATEST_SCHEMA_VERSION - 1;
+    await installSchemaVersion(pool, { schema }, previous);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    const jobId = await enqueue(pool, 'queued-before-upgrade', { n: 1 }, { schema });
+    const result = await migrate(pool, { schema });
+    assert.deepEqual(result, { fromVersion: previous, toVersion: LATEST_SCHEMA_VERSION, applied: [LATEST_SCHEMA_VERSION] });
+    assert.deepEqual(await tablesOf(schema), [
+      'archived_job',
+      'job',
+      'job_lost_transactions',
+      'job_migrations',
+      'job_queue_states',
+      'job_schedules',
+    ]);
+    assert.equal(await count(`"${schema}".job WHERE job_id = '${jobId}'`), 1);
+    assert.equal(await pauseQueue(pool, 'default', { schema }), true);
+    assert.deepEqual(await listSchedules(pool, { schema }), []);
+  });
+
   it('8 concurrent calls on a fresh schema: all succeed, exactly one applies', async () => {
     const schema = freshSchema();
     // Each call through its own connection: 4 pools and 4 plain clients.
@@ -192,7 +215,7 @@ describe('migrate', () => {
     } finally {
       await Promise.all([...pools.map((p) => p.end()), ...clients.map((c) => c.end())]);
     }
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
     assert.equal(await count(`"${schema}".job_migrations`), LATEST_SCHEMA_VERSION);
   });
 
@@ -224,9 +247,13 @@ describe('migrate', () => {
       'jobs_a',
       'jobs_a_lost_transactions',
       'jobs_a_migrations',
+      'jobs_a_queue_states',
+      'jobs_a_schedules',
       'jobs_b',
       'jobs_b_lost_transactions',
       'jobs_b_migrations',
+      'jobs_b_queue_states',
+      'jobs_b_schedules',
     ]);
     const { rows: indexes } = await pool.query<{ indexname: string }>(
       `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%finished_at_idx' ORDER BY 1`,
@@ -262,14 +289,14 @@ describe('migrate', () => {
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
-      assert.equal((await tablesOf(schema)).length, 16);
+      assert.equal((await tablesOf(schema)).length, 24);
     },
   );
 
   it('with custom table names, leaves the default names alone', async () => {
     const schema = freshSchema();
     await migrate(pool, { schema, jobTable: 'work', archivedJobTable: 'work_done' });
-    assert.deepEqual(await tablesOf(schema), ['work', 'work_done', 'work_lost_transactions', 'work_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['work', 'work_done', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules']);
     await assert.rejects(enqueue(pool, 'x', {}, { schema }), SchemaNotReadyError);
   });
 

@@ -3,7 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createWorker, enqueue, enqueueMany, migrate, MigrationError, prune, silentLogger } from 'proletarian';
+import {
+  createWorker,
+  enqueue,
+  enqueueMany,
+  listSchedules,
+  migrate,
+  MigrationError,
+  pauseQueue,
+  prune,
+  resumeQueue,
+  silentLogger,
+} from 'proletarian';
 import { createTestDatabase, databaseUrl, waitFor, type TestDatabase, tablesIn } from './helpers/database.js';
 
 // build/test/roles.test.js -> the repository root
@@ -75,8 +86,8 @@ describe('database/roles.sql: a least-privilege role', () => {
       .join('\n');
     const schemaUses = sql.match(/SCHEMA proletarian\b|\bproletarian\./g) ?? [];
     const all = sql.match(/\bproletarian\b/g) ?? [];
-    assert.equal(schemaUses.length, 5, 'USAGE on the schema and four tables');
-    assert.equal(all.length - schemaUses.length, 7, 'the role: pg_roles check, CREATE ROLE, five grantees');
+    assert.equal(schemaUses.length, 7, 'USAGE on the schema and six tables');
+    assert.equal(all.length - schemaUses.length, 9, 'the role: pg_roles check, CREATE ROLE, seven grantees');
   });
 
   it('creates a role that cannot log in, and running the script again changes nothing', async () => {
@@ -102,6 +113,12 @@ describe('database/roles.sql: a least-privilege role', () => {
       { table_name: 'job_lost_transactions', privilege_type: 'INSERT' },
       { table_name: 'job_lost_transactions', privilege_type: 'SELECT' },
       { table_name: 'job_migrations', privilege_type: 'SELECT' },
+      { table_name: 'job_queue_states', privilege_type: 'INSERT' },
+      { table_name: 'job_queue_states', privilege_type: 'SELECT' },
+      { table_name: 'job_queue_states', privilege_type: 'UPDATE' },
+      { table_name: 'job_schedules', privilege_type: 'INSERT' },
+      { table_name: 'job_schedules', privilege_type: 'SELECT' },
+      { table_name: 'job_schedules', privilege_type: 'UPDATE' },
     ];
     assert.deepEqual(await grants(), expected);
     await db.pool.query(renderRoles(db.schema, role)); // idempotent
@@ -163,6 +180,32 @@ describe('database/roles.sql: a least-privilege role', () => {
     }
   });
 
+  it('can pause and resume a queue, and a worker on the role\'s connections runs its schedules', async () => {
+    const queue = 'role-schedules';
+    assert.equal(await pauseQueue(asRole(), queue, db.tables), true);
+    assert.equal(await resumeQueue(asRole(), queue, db.tables), true);
+    const workerPool = poolAsRole(3);
+    const worker = createWorker(workerPool, {
+      ...db.tables,
+      queue,
+      pollInterval: 20,
+      log: silentLogger,
+      handlers: { other: () => {} },
+      schedules: { 'role-tick': { cron: '* * * * * *', jobType: 'role-tick', payload: {} } },
+    });
+    await worker.start();
+    try {
+      await waitFor(
+        async () => (await db.rows(`SELECT 1 FROM "${db.schema}".job WHERE job_type = 'role-tick'`)).length >= 2,
+        { what: 'scheduled jobs', timeoutMs: 8_000 },
+      );
+    } finally {
+      await worker.stop();
+    }
+    assert.deepEqual((await listSchedules(asRole(), db.tables)).map((s) => s.name), ['role-tick']);
+    await db.pool.query(`DELETE FROM "${db.schema}".job WHERE job_type = 'role-tick'`);
+  });
+
   for (const [what, sql] of [
     ['DROP TABLE job', (s: string) => `DROP TABLE "${s}".job`],
     ['DROP TABLE archived_job', (s: string) => `DROP TABLE "${s}".archived_job`],
@@ -199,7 +242,7 @@ describe('database/roles.sql: a least-privilege role', () => {
   it('the tables are intact after all those attempts', async () => {
     assert.deepEqual(
       await tablesIn(db.pool, db.schema),
-      ['archived_job', 'job', 'job_lost_transactions', 'job_migrations'],
+      ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules'],
     );
     const archived = await db.rows(`SELECT count(*)::int AS n FROM "${db.schema}".archived_job`);
     assert.deepEqual(archived, [{ n: 3 }]);

@@ -111,7 +111,7 @@ describe('database/proletarian-schema.sql', () => {
     await pool.query(inSchema(readSchemaFile().body, viaFile));
 
     const expected = await catalog(pool, viaMigrate);
-    assert.deepEqual(expected.tables, ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(expected.tables, ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
     assert.ok(expected.columns.length > 10 && expected.constraints.length >= 4);
     assert.deepEqual(expected.indexes.map((i) => i.split(':')[0]).sort(), [
       'archived_job_finished_at_idx',
@@ -121,6 +121,8 @@ describe('database/proletarian-schema.sql', () => {
       'job_lost_transactions_pkey',
       'job_migrations_pkey',
       'job_pkey',
+      'job_queue_states_pkey',
+      'job_schedules_pkey',
       'job_unique_key_idx',
     ]);
     assert.deepEqual(await catalog(pool, viaFile), expected);

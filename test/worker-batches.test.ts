@@ -38,9 +38,22 @@ describe('worker: batches', () => {
     });
     await worker.start();
     try {
-      await waitFor(async () => runs.size === total && (await queuedCount(queue)) === Math.ceil((total - 3) / 7), {
-        what: 'every job to run once',
-      });
+      // Done once the failures are recorded too: a failing job may run last and alone, and a stop
+      // before its batch completes would leave it interrupted, with no attempt counted.
+      const failures = Math.ceil((total - 3) / 7);
+      const retried = async () =>
+        Number(
+          (
+            await db.rows<{ n: string }>(
+              `SELECT count(*) AS n FROM "${db.schema}".job WHERE queue = $1 AND attempts = 1`,
+              [queue],
+            )
+          )[0]!.n,
+        );
+      await waitFor(
+        async () => runs.size === total && (await queuedCount(queue)) === failures && (await retried()) === failures,
+        { what: 'every job to run once' },
+      );
     } finally {
       await worker.stop();
     }

@@ -51,7 +51,11 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
       // their jobs are not taken for the victims of a crash.
       if (runtime.lostTransactions.pending) await runtime.lostTransactions.report(runtime.pool, runtime.options.tables);
       let outcome: 'found' | 'empty' | 'abandoned' = 'empty';
-      for (const turn of orders[round++ % 2]!) {
+      // Never claim before knowing whether the queue is paused; paused, the
+      // loop idles as on an empty queue, and resuming wakes it.
+      if (!runtime.pause.known) await runtime.pause.read();
+      const turns = runtime.pause.paused ? [] : orders[round++ % 2]!;
+      for (const turn of turns) {
         outcome = await turn();
         if (outcome !== 'empty') break;
       }

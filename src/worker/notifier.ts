@@ -3,6 +3,7 @@ import { toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { MIN_PRIORITY } from '../priority.js';
 import { parseJobsNotification } from '../sql/jobs.js';
+import { queueStateChannelOf } from '../sql/queue-states.js';
 
 // Reconnection backoff of the listening connection.
 const FIRST_RETRY_MS = 100;
@@ -15,13 +16,16 @@ interface Subscription {
   queue: string;
   onJobs: OnJobs;
   emit: EmitLog;
+  /** Called when the queue is paused or resumed, and after a reconnect. */
+  onQueueState: () => void;
 }
 
 /**
  * The one LISTEN connection of a process for one installation, shared by
  * every worker on the same pool. It wakes the workers of a queue when jobs
- * are enqueued on it, reconnects by itself, and wakes everyone after a
- * reconnect, since notifications sent meanwhile are lost. Polling remains the
+ * are enqueued on it, tells them when it is paused or resumed (on a second
+ * channel), reconnects by itself, and wakes everyone after a reconnect,
+ * since notifications sent meanwhile are lost. Polling remains the
  * backstop, so a listener that is down only costs latency.
  */
 export class Notifier {
@@ -38,6 +42,7 @@ export class Notifier {
 
   readonly #pool: pg.Pool;
   readonly #channel: string;
+  readonly #stateChannel: string;
   #subscriptions = new Set<Subscription>();
   #client: pg.Client | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
@@ -46,14 +51,16 @@ export class Notifier {
   private constructor(pool: pg.Pool, channel: string) {
     this.#pool = pool;
     this.#channel = channel;
+    this.#stateChannel = queueStateChannelOf(channel);
   }
 
   /**
    * Calls `onJobs` with their most urgent priority whenever jobs become due
-   * on `queue`; returns the unsubscribe function.
+   * on `queue`, and `onQueueState` when it is paused or resumed; returns the
+   * unsubscribe function.
    */
-  subscribe(queue: string, onJobs: OnJobs, emit: EmitLog): () => void {
-    const subscription: Subscription = { queue, onJobs, emit };
+  subscribe(queue: string, onJobs: OnJobs, emit: EmitLog, onQueueState: () => void = () => {}): () => void {
+    const subscription: Subscription = { queue, onJobs, emit, onQueueState };
     this.#subscriptions.add(subscription);
     if (this.#subscriptions.size === 1) void this.#connect();
     return () => {
@@ -72,6 +79,12 @@ export class Notifier {
     this.#client = client;
     client.on('notification', (message) => {
       if (message.payload === undefined) return;
+      if (message.channel === this.#stateChannel) {
+        for (const subscription of this.#subscriptions) {
+          if (subscription.queue === message.payload) subscription.onQueueState();
+        }
+        return;
+      }
       const { queue, priority } = parseJobsNotification(message.payload);
       for (const subscription of this.#subscriptions) {
         if (subscription.queue === queue) subscription.onJobs(priority);
@@ -81,6 +94,8 @@ export class Notifier {
     client.on('end', () => this.#lost(client, new Error('the listening connection ended')));
     try {
       await client.connect();
+      // New jobs' channel last: pg_stat_activity shows a session's last query, so the listener reads as before.
+      await client.query(`LISTEN ${this.#stateChannel}`);
       await client.query(`LISTEN ${this.#channel}`);
     } catch (error) {
       this.#lost(client, toError(error));
@@ -89,9 +104,12 @@ export class Notifier {
     if (this.#client !== client) return; // closed while connecting
     if (this.#failures > 0) this.#broadcast('listener-reconnected', { afterFailures: this.#failures });
     this.#failures = 0;
-    // Jobs enqueued while nobody listened sent notifications into the void,
-    // of any priority.
-    for (const subscription of this.#subscriptions) subscription.onJobs(MIN_PRIORITY);
+    // Jobs enqueued (of any priority) and queues paused while nobody listened
+    // sent notifications into the void.
+    for (const subscription of this.#subscriptions) {
+      subscription.onQueueState();
+      subscription.onJobs(MIN_PRIORITY);
+    }
   }
 
   #lost(client: pg.Client, error: Error): void {

@@ -16,6 +16,7 @@ import {
 import type { JobContext, JobHandler, JobInfo, JobType } from '../types.js';
 import { DEFAULT_QUEUE } from '../enqueue.js';
 import type { RetentionOptions } from './services/retention.js';
+import { resolveSchedules, type ResolvedSchedule, type Schedules } from '../schedules.js';
 
 /** A job type's handler with settings of its own. */
 export interface JobDefinition<T extends string = string> {
@@ -138,6 +139,13 @@ export interface WorkerOptions extends TableOptions {
    * @defaultValue off: the archive keeps everything
    */
   retention?: RetentionOptions;
+  /**
+   * Recurring jobs, by schedule name: `{ cron, timezone?, jobType, payload,
+   * queue?, priority?, backfill? }`. Each slot's job is enqueued once, however
+   * many workers have the schedule; a schedule left out of the code stops.
+   * @defaultValue none
+   */
+  schedules?: Schedules;
 }
 
 /** A handler with everything it needs, after validation. */
@@ -166,6 +174,7 @@ export interface ResolvedWorkerOptions {
   workerId: string;
   maxAbandonedRuns: number;
   retention: RetentionOptions | null;
+  schedules: readonly ResolvedSchedule[];
   tables: Tables;
 }
 
@@ -187,6 +196,7 @@ const WORKER_OPTIONS = new Set([
   'handleSignals',
   'workerId',
   'retention',
+  'schedules',
   ...TABLE_OPTION_KEYS,
 ]);
 
@@ -235,6 +245,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
       options.workerId === undefined ? `worker-${Math.random().toString(36).slice(2, 10)}` : options.workerId,
     maxAbandonedRuns: wholeNumber('maxAbandonedRuns', options.maxAbandonedRuns ?? 3, 1),
     retention: resolveRetention(options.retention),
+    // Jobs of a schedule that names no queue go to the worker's.
+    schedules: resolveSchedules(options.schedules, options.queue ?? DEFAULT_QUEUE),
     tables: resolveTables(options),
   };
 }

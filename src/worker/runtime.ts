@@ -3,6 +3,7 @@ import type { EmitLog } from '../log.js';
 import type { ClaimStart } from './claim-start.js';
 import type { LostTransactions } from './lost-transactions.js';
 import type { ResolvedWorkerOptions } from './options.js';
+import type { QueuePause } from './queue-pause.js';
 
 /** A worker's batch claims of transaction-mode jobs. */
 export interface BatchClaims {
@@ -38,6 +39,8 @@ export interface WorkerRuntime {
   readonly shutdown: AbortSignal;
   /** Lets `stop()` give up on handlers that outlive its timeout. */
   readonly inFlight: InFlightJobs;
+  /** Whether the queue is paused: the loops claim nothing while it is. */
+  readonly pause: QueuePause;
 }
 
 /**

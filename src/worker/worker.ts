@@ -11,6 +11,7 @@ import { IdleWaiters } from './idle.js';
 import { LostTransactions } from './lost-transactions.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
+import { QueuePause } from './queue-pause.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { checkWorkerReady } from './readiness.js';
 import { InFlightJobs, type WorkerRuntime } from './runtime.js';
@@ -113,6 +114,7 @@ class QueueWorker implements Worker {
   #lostTransactions = new LostTransactions();
   #removeListeners: () => void = () => {};
   #services: readonly PeriodicService[];
+  #pause: QueuePause;
 
   constructor(pool: pg.Pool, options: ResolvedWorkerOptions) {
     this.#pool = pool;
@@ -120,7 +122,8 @@ class QueueWorker implements Worker {
     this.id = options.workerId;
     this.queue = options.queue;
     this.#emit = createEmitter(options.log, { workerId: options.workerId, queue: options.queue });
-    this.#services = periodicServices(pool, options, this.#emit);
+    this.#pause = new QueuePause(pool, options.tables, options.queue, this.#emit, () => this.#idle.wakeAll());
+    this.#services = periodicServices(pool, options, this.#emit, this.#pause);
   }
 
   get state(): WorkerState {
@@ -167,7 +170,10 @@ class QueueWorker implements Worker {
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
       inFlight: this.#inFlight,
+      pause: this.#pause,
     };
+    // Paused or resumed while this worker was stopped: the loops read it again before claiming.
+    this.#pause.forget();
     // stop() was called while the schema was being checked: spawn nothing.
     if (this.#state !== 'starting') return;
     this.#removeListeners = this.#addListeners(runtime);
@@ -250,6 +256,7 @@ class QueueWorker implements Worker {
             this.#idle.wakeOne();
           },
           this.#emit,
+          () => void this.#pause.refresh().catch((error: unknown) => this.#emit('queue-state-error', errorData(toError(error)))),
         )
       : () => {};
     return () => {

@@ -18,6 +18,7 @@ export function startChildWorker(env: {
   QUEUE: string;
   JOB_MS: number;
   MODE?: 'transaction' | 'lease';
+  SCHEDULE?: string;
 }): ChildWorker {
   const child = spawn(process.execPath, [workerScript], {
     env: { ...process.env, DATABASE_URL: databaseUrl(), ...env, JOB_MS: String(env.JOB_MS) },
