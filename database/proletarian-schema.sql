@@ -1,4 +1,4 @@
--- Proletarian schema, version 5: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 6: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -98,3 +98,10 @@ DROP INDEX "proletarian"."job_claim_idx";
 CREATE UNIQUE INDEX "job_unique_key_idx" ON "proletarian"."job" (queue, unique_key) WHERE unique_key IS NOT NULL;
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (5, 'priorities and unique keys');
+
+-- Migration 6: trace context
+ALTER TABLE "proletarian"."job" ADD COLUMN trace_context jsonb;
+
+ALTER TABLE "proletarian"."archived_job" ADD COLUMN trace_context jsonb;
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (6, 'trace context');

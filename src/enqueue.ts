@@ -5,6 +5,7 @@ import { requirePayloadSize, serializePayload, validateName } from './payload.js
 import { DEFAULT_PRIORITY, validPriority } from './priority.js';
 import { insertJob, insertJobs, insertUniqueJobs, notifyChannelFor, type NewJob } from './sql/jobs.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
+import { traceEnqueue } from './telemetry/producer.js';
 import { resolveTableOptions, resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from './tables.js';
 import type { JobType, PayloadOf, Queryable } from './types.js';
 import { milliseconds, rejectUnknownKeys, requireObject, validDate, wholeNumber } from './validate.js';
@@ -96,9 +97,12 @@ export async function enqueue<T extends JobType>(
   requireQueryable(db, 'a pg.Pool, pg.Client or pg.PoolClient');
   const tables = resolveOptions(options, ENQUEUE_OPTIONS, 'enqueue');
   const job = newJob(jobType, payload, options, maxPayloadBytesOf(options), '');
-  if (job.uniqueKey !== null) return (await runInsert(tables, () => insertWithKeys(db, tables, [job])))[0]!;
-  await runInsert(tables, () => insertJob(db, tables, job));
-  return job.jobId;
+  const insert = async () => {
+    if (job.uniqueKey !== null) return (await runInsert(tables, () => insertWithKeys(db, tables, [job])))[0]!;
+    await runInsert(tables, () => insertJob(db, tables, job));
+    return job.jobId;
+  };
+  return traceEnqueue([job], insert, (jobId) => jobId);
 }
 
 /**
@@ -125,11 +129,14 @@ export async function enqueueMany(
     return newJob(spec.jobType, spec.payload, spec, maxPayloadBytes, `jobs[${index}]: `);
   });
   if (newJobs.length === 0) return [];
-  if (!newJobs.some((job) => job.uniqueKey !== null)) {
-    await runInsert(tables, () => insertJobs(db, tables, newJobs));
-    return newJobs.map((job) => job.jobId);
-  }
-  return runInsert(tables, () => insertWithKeys(db, tables, newJobs));
+  const insert = async () => {
+    if (!newJobs.some((job) => job.uniqueKey !== null)) {
+      await runInsert(tables, () => insertJobs(db, tables, newJobs));
+      return newJobs.map((job) => job.jobId);
+    }
+    return runInsert(tables, () => insertWithKeys(db, tables, newJobs));
+  };
+  return traceEnqueue(newJobs, insert, (ids) => (ids.length === 1 ? ids[0]! : null));
 }
 
 /**
@@ -233,6 +240,7 @@ function newJob(
       priority: options.priority === undefined ? DEFAULT_PRIORITY : validPriority(options.priority),
       uniqueKey,
       onConflict: options.onConflict ?? 'keep',
+      traceContext: null,
     };
   } catch (error) {
     throw at(error as Error);

@@ -8,6 +8,7 @@ import {
   LATEST_SCHEMA_VERSION,
   migrate,
   MigrationError,
+  schemaSql,
   SchemaNotReadyError,
   silentLogger,
 } from 'proletarian';
@@ -105,6 +106,7 @@ describe('migrate', () => {
       priority: 'smallint NO',
       unique_key: 'text YES',
       replacement: 'jsonb YES',
+      trace_context: 'jsonb YES',
     });
     const { rows: indexes } = await pool.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'job' ORDER BY indexname`,
@@ -169,6 +171,29 @@ describe('migrate', () => {
     const upgraded = createWorker(pool, { schema, handlers: { x: async () => {} }, log: silentLogger });
     await upgraded.start();
     await upgraded.stop();
+  });
+
+  it('upgrades a schema from before trace context: queued jobs run and are archived with none', async () => {
+    const schema = freshSchema();
+    // Found by name: the migration's number depends on the order of merges.
+    const version = Number(/-- Migration (\d+): trace context/.exec(schemaSql({ schema }))?.[1]);
+    await installSchemaVersion(pool, { schema }, version - 1);
+    const jobId = randomUUID();
+    await pool.query(
+      `INSERT INTO "${schema}".job (job_id, queue, job_type, payload) VALUES ($1, 'default', 'queued-before-upgrade', '{}')`,
+      [jobId],
+    );
+    const result = await migrate(pool, { schema });
+    assert.ok(result.applied.includes(version));
+    const worker = createWorker(pool, { schema, handlers: { 'queued-before-upgrade': () => {} }, log: silentLogger, pollInterval: 20 });
+    await worker.start();
+    try {
+      for (let i = 0; i < 250 && (await count(`"${schema}".archived_job`)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await worker.stop();
+    }
+    const { rows } = await pool.query(`SELECT status, trace_context FROM "${schema}".archived_job WHERE job_id = $1`, [jobId]);
+    assert.deepEqual(rows, [{ status: 'success', trace_context: null }]);
   });
 
   it('8 concurrent calls on a fresh schema: all succeed, exactly one applies', async () => {

@@ -3,6 +3,7 @@ import type { EmitLog } from '../log.js';
 import type { ClaimStart } from './claim-start.js';
 import type { LostTransactions } from './lost-transactions.js';
 import type { ResolvedWorkerOptions } from './options.js';
+import type { WorkerTelemetry } from '../telemetry/worker.js';
 
 /** A worker's batch claims of transaction-mode jobs. */
 export interface BatchClaims {
@@ -38,6 +39,8 @@ export interface WorkerRuntime {
   readonly shutdown: AbortSignal;
   /** Lets `stop()` give up on handlers that outlive its timeout. */
   readonly inFlight: InFlightJobs;
+  /** Spans and metrics; null when `@opentelemetry/api` is not installed. */
+  readonly telemetry: WorkerTelemetry | null;
 }
 
 /**
