@@ -168,7 +168,7 @@ export function failedRun(
 }
 
 /** The retry strategy's policy for this failure, or null for no retry. */
-function retryPolicyOf(
+export function retryPolicyOf(
   strategy: RetryStrategy,
   job: JobInfo,
   error: Error,

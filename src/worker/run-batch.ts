@@ -180,7 +180,7 @@ async function complete(
 }
 
 /** What the completion statement records for a job's outcome; null: the job stays as it was. */
-function completionOf(job: JobInfo, outcome: RunOutcome): Completion | null {
+export function completionOf(job: JobInfo, outcome: RunOutcome): Completion | null {
   switch (outcome.kind) {
     case 'success':
       return { jobId: job.jobId, status: 'success' };
