@@ -219,6 +219,8 @@ export class WorkerTelemetry {
       duration: meter.createHistogram('messaging.process.duration', {
         description: "How long each run's handler took",
         unit: 's',
+        // The semantic conventions' buckets for durations in seconds (the SDK's default ones suit milliseconds).
+        advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
       }),
     };
     return this.#instruments;
