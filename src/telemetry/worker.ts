@@ -35,7 +35,23 @@ const now = () => performance.timeOrigin + performance.now();
 /** The worker's telemetry, or null when `@opentelemetry/api` is not installed. */
 export async function workerTelemetry(queue: string, workerId: string): Promise<WorkerTelemetry | null> {
   const api = await otelApi();
-  return api === null ? null : new WorkerTelemetry(api, queue, workerId);
+  if (api === null || !sdkRegistered(api)) return null;
+  return new WorkerTelemetry(api, queue, workerId);
+}
+
+/**
+ * Whether an SDK has registered a tracer or meter provider. The bare API
+ * answers with no-ops, which would still cost a span's context and a
+ * promise per job for nothing: a worker started before any SDK reports
+ * nothing, as without the package.
+ */
+function sdkRegistered(api: OtelApi): boolean {
+  const probe = api.trace.getTracer(INSTRUMENTATION_NAME).startSpan('probe');
+  const tracing = probe.spanContext().traceId !== api.INVALID_TRACEID;
+  // Not ended: a probe is no span of the app's.
+  const noopMeter = api.createNoopMeter().constructor;
+  const metering = api.metrics.getMeterProvider().getMeter(INSTRUMENTATION_NAME).constructor !== noopMeter;
+  return tracing || metering;
 }
 
 export class WorkerTelemetry {
