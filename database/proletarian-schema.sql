@@ -1,4 +1,4 @@
--- Proletarian schema, version 6: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 7: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -118,3 +118,10 @@ CREATE TABLE "proletarian"."job_queue_states" (
 );
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (6, 'schedules and paused queues');
+
+-- Migration 7: trace context
+ALTER TABLE "proletarian"."job" ADD COLUMN trace_context jsonb;
+
+ALTER TABLE "proletarian"."archived_job" ADD COLUMN trace_context jsonb;
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (7, 'trace context');

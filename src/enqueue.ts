@@ -6,6 +6,7 @@ import { requirePayloadSize, serializePayload, validateName } from './payload.js
 import { DEFAULT_PRIORITY, validPriority } from './priority.js';
 import { insertJob, insertJobs, insertUniqueJobs, notifyChannelFor, type NewJob } from './sql/jobs.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
+import { traceEnqueue } from './telemetry/producer.js';
 import { resolveTableOptions, resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from './tables.js';
 import type { JobType, PayloadOf, Queryable } from './types.js';
 import { milliseconds, rejectUnknownKeys, requireObject, validDate, wholeNumber } from './validate.js';
@@ -97,9 +98,12 @@ export async function enqueue<T extends JobType>(
   const queryable = queryableOf(db);
   const tables = resolveOptions(options, ENQUEUE_OPTIONS, 'enqueue');
   const job = newJob(jobType, payload, options, maxPayloadBytesOf(options), '');
-  if (job.uniqueKey !== null) return (await runInsert(tables, () => insertWithKeys(queryable, tables, [job])))[0]!;
-  await runInsert(tables, () => insertJob(queryable, tables, job));
-  return job.jobId;
+  const insert = async () => {
+    if (job.uniqueKey !== null) return (await runInsert(tables, () => insertWithKeys(queryable, tables, [job])))[0]!;
+    await runInsert(tables, () => insertJob(queryable, tables, job));
+    return job.jobId;
+  };
+  return traceEnqueue([job], insert, (jobId) => jobId);
 }
 
 /**
@@ -126,11 +130,14 @@ export async function enqueueMany(
     return newJob(spec.jobType, spec.payload, spec, maxPayloadBytes, `jobs[${index}]: `);
   });
   if (newJobs.length === 0) return [];
-  if (!newJobs.some((job) => job.uniqueKey !== null)) {
-    await runInsert(tables, () => insertJobs(queryable, tables, newJobs));
-    return newJobs.map((job) => job.jobId);
-  }
-  return runInsert(tables, () => insertWithKeys(queryable, tables, newJobs));
+  const insert = async () => {
+    if (!newJobs.some((job) => job.uniqueKey !== null)) {
+      await runInsert(tables, () => insertJobs(queryable, tables, newJobs));
+      return newJobs.map((job) => job.jobId);
+    }
+    return runInsert(tables, () => insertWithKeys(queryable, tables, newJobs));
+  };
+  return traceEnqueue(newJobs, insert, (ids) => (ids.length === 1 ? ids[0]! : null));
 }
 
 /**
@@ -234,6 +241,7 @@ function newJob(
       priority: options.priority === undefined ? DEFAULT_PRIORITY : validPriority(options.priority),
       uniqueKey,
       onConflict: options.onConflict ?? 'keep',
+      traceContext: null,
     };
   } catch (error) {
     throw at(error as Error);

@@ -10,6 +10,7 @@ import {
   migrate,
   MigrationError,
   pauseQueue,
+  schemaSql,
   SchemaNotReadyError,
   silentLogger,
 } from 'proletarian';
@@ -107,6 +108,7 @@ describe('migrate', () => {
       priority: 'smallint NO',
       unique_key: 'text YES',
       replacement: 'jsonb YES',
+      trace_context: 'jsonb YES',
     });
     const { rows: indexes } = await pool.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'job' ORDER BY indexname`,
@@ -175,12 +177,14 @@ describe('migrate', () => {
 
   it('upgrades from the version before schedules and paused queues: adds their tables, keeps the jobs', async () => {
     const schema = freshSchema();
-    const previous = LATEST_SCHEMA_VERSION - 1;
+    // Found by name: the migration's number depends on the order of merges.
+    const version = Number(/-- Migration (\d+): schedules and paused queues/.exec(schemaSql({ schema }))?.[1]);
+    const previous = version - 1;
     await installSchemaVersion(pool, { schema }, previous);
     assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
     const jobId = await enqueue(pool, 'queued-before-upgrade', { n: 1 }, { schema });
     const result = await migrate(pool, { schema });
-    assert.deepEqual(result, { fromVersion: previous, toVersion: LATEST_SCHEMA_VERSION, applied: [LATEST_SCHEMA_VERSION] });
+    assert.deepEqual(result, { fromVersion: previous, toVersion: LATEST_SCHEMA_VERSION, applied: allVersions.slice(previous) });
     assert.deepEqual(await tablesOf(schema), [
       'archived_job',
       'job',
@@ -192,6 +196,29 @@ describe('migrate', () => {
     assert.equal(await count(`"${schema}".job WHERE job_id = '${jobId}'`), 1);
     assert.equal(await pauseQueue(pool, 'default', { schema }), true);
     assert.deepEqual(await listSchedules(pool, { schema }), []);
+  });
+
+  it('upgrades a schema from before trace context: queued jobs run and are archived with none', async () => {
+    const schema = freshSchema();
+    // Found by name: the migration's number depends on the order of merges.
+    const version = Number(/-- Migration (\d+): trace context/.exec(schemaSql({ schema }))?.[1]);
+    await installSchemaVersion(pool, { schema }, version - 1);
+    const jobId = randomUUID();
+    await pool.query(
+      `INSERT INTO "${schema}".job (job_id, queue, job_type, payload) VALUES ($1, 'default', 'queued-before-upgrade', '{}')`,
+      [jobId],
+    );
+    const result = await migrate(pool, { schema });
+    assert.ok(result.applied.includes(version));
+    const worker = createWorker(pool, { schema, handlers: { 'queued-before-upgrade': () => {} }, log: silentLogger, pollInterval: 20 });
+    await worker.start();
+    try {
+      for (let i = 0; i < 250 && (await count(`"${schema}".archived_job`)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await worker.stop();
+    }
+    const { rows } = await pool.query(`SELECT status, trace_context FROM "${schema}".archived_job WHERE job_id = $1`, [jobId]);
+    assert.deepEqual(rows, [{ status: 'success', trace_context: null }]);
   });
 
   it('8 concurrent calls on a fresh schema: all succeed, exactly one applies', async () => {

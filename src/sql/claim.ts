@@ -119,10 +119,12 @@ const BEGIN: SideStatement = { text: 'BEGIN' };
  * skips. Times come as numbers (float8, whole milliseconds) because parsing
  * timestamp text costs the worker more than all the rest of the row.
  */
-export function batchClaimStatement(t: Tables, filter: TypeFilter): pg.QueryArrayConfig {
+export function batchClaimStatement(t: Tables, filter: TypeFilter, traced = false): pg.QueryArrayConfig {
   const locked = lockDueJobs(
     t,
-    'job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, priority, aborted_claim, xmax AS prior_locker',
+    `job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, priority, aborted_claim, xmax AS prior_locker${
+      traced ? ', trace_context' : ''
+    }`,
     filter,
   );
   const text = `SELECT job_id, job_type, payload::text, attempts, abandoned_runs,
@@ -130,7 +132,7 @@ export function batchClaimStatement(t: Tables, filter: TypeFilter): pg.QueryArra
            ${ABORTED_LOCKER},
            CASE WHEN aborted_claim IS NOT NULL
                 THEN EXISTS (SELECT 1 FROM ${t.lostTransactions} WHERE xid = aborted_claim) END,
-           (SELECT pg_current_xact_id()::text)
+           (SELECT pg_current_xact_id()::text)${traced ? ', trace_context::text' : ''}
     FROM (${locked}) AS claimed
     ORDER BY priority, process_at, job_id`;
   return { name: preparedName('claim', text), text, rowMode: 'array' };
@@ -155,7 +157,7 @@ export function leaseClaimStatement(t: Tables): pg.QueryConfig {
     WHERE j.job_id = next.job_id
     RETURNING j.job_id, j.queue, j.job_type, j.payload::text AS payload, j.attempts, j.enqueued_at,
               next.process_at, j.priority, j.abandoned_runs, next.locked_by IS NOT NULL AS took_over,
-              floor(date_part('epoch', next.process_at) * 1000) AS due_ms`;
+              floor(date_part('epoch', next.process_at) * 1000) AS due_ms, j.trace_context::text AS trace_context`;
   return { name: preparedName('lease', text), text };
 }
 
@@ -180,6 +182,7 @@ const ABORTED_LOCKER = `CASE WHEN prior_locker <> '0'::xid THEN (
 /** A claim's row, in the batch claim statement's column order. */
 type ClaimedTuple = [
   string, string, string, number, number, number, number, number, string | null, boolean | null, string,
+  (string | null)?,
 ];
 
 /** What one batch claim asks for. */
@@ -240,6 +243,7 @@ function claimedBatchOf(rows: readonly ClaimedTuple[], queue: string): ClaimedBa
       priority: r[7],
       aborted_locker: r[8],
       aborted_claim_lost_connection: r[9],
+      trace_context: r[11] ?? null,
     };
   }
   return { jobs: claimed, xid: rows[0]?.[10] ?? null };

@@ -28,6 +28,8 @@ export interface JobRow {
   process_at: Date;
   /** Lower runs first; see src/priority.ts. */
   priority: number;
+  /** The enqueuer's trace context as JSON text; read only by claims made while OpenTelemetry is in use. */
+  trace_context?: string | null;
 }
 
 /** What is stored about a failed attempt, in `last_error`. */
@@ -56,6 +58,8 @@ export interface NewJob {
   uniqueKey: string | null;
   /** What to do when an unfinished job holds the key: keep it as it is, or give it this job's payload, due time and priority. */
   onConflict: 'keep' | 'replace';
+  /** The enqueuer's trace context as JSON text, set while OpenTelemetry is in use; else null (see src/telemetry/). */
+  traceContext: string | null;
 }
 
 /** The job that holds a unique key: the one inserted, or the one that was there. */
@@ -90,6 +94,9 @@ interface JobStatements {
 }
 
 const statementCache = new WeakMap<Tables, JobStatements>();
+// The same inserts writing trace_context too; used only for jobs that carry a
+// trace context, so without OpenTelemetry the statements stay as they were.
+const tracedStatementCache = new WeakMap<Tables, JobStatements>();
 
 // A time in the past means "now"; processAt wins over processIn. Computed by the
 // database so that app servers with skewed clocks agree on what "due" means.
@@ -100,7 +107,7 @@ const SUCCESS: ArchiveStatus = 'success';
 
 /** The archive's columns, in the order every statement that archives a job fills them. */
 export const ARCHIVED_COLUMNS =
-  'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error, priority, unique_key';
+  'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error, priority, unique_key, trace_context';
 
 /**
  * What a finished job's row (selected from the job table) becomes in the
@@ -109,12 +116,17 @@ export const ARCHIVED_COLUMNS =
  */
 export function archivedValues(status: string, error: string): string {
   return `job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, ${status}, clock_timestamp(),
-             ${error}, priority, unique_key`;
+             ${error}, priority, unique_key, trace_context`;
 }
 
-function statements(t: Tables): JobStatements {
-  let cached = statementCache.get(t);
+function statements(t: Tables, traced = false): JobStatements {
+  const cache = traced ? tracedStatementCache : statementCache;
+  let cached = cache.get(t);
   if (!cached) {
+    // The trace context's column and value, in the traced variant only.
+    const tc = traced ? ', trace_context' : '';
+    const tcValue = (value: string) => (traced ? `, ${value}::text::jsonb` : '');
+    const tcArray = traced ? ', $9::text[]' : '';
     const notifyChannel = notifyChannelFor(t);
     // Jobs due at once wake idle workers through NOTIFY, sent in the same
     // statement and delivered only at commit: a rolled-back enqueue wakes
@@ -167,17 +179,17 @@ function statements(t: Tables): JobStatements {
     // values bound to jsonb parameters as JSON itself (postgres.js) would
     // otherwise store the payload's JSON text as a JSON string.
     const insertOne = `WITH inserted AS (
-        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority)
-        VALUES ($1, $2, $3, $4::text::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')}, $7)
+        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority${tc})
+        VALUES ($1, $2, $3, $4::text::jsonb, statement_timestamp(), ${PROCESS_AT('$5::timestamptz', '$6::float8')}, $7${tcValue('$8')})
         RETURNING queue, process_at, priority
       ) ${notifyDue('inserted')}`;
     // One statement for any number of jobs: arrays in, rows out, in order.
     const insertMany = `WITH inserted AS (
-        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority)
+        INSERT INTO ${t.job} (job_id, queue, job_type, payload, enqueued_at, process_at, priority${tc})
         SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')},
-               priority
-        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::smallint[])
-          AS new_job (id, queue, job_type, payload, process_at, process_in, priority)
+               priority${tcValue('trace_context')}
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::smallint[]${traced ? ', $8::text[]' : ''})
+          AS new_job (id, queue, job_type, payload, process_at, process_in, priority${tc})
         RETURNING queue, process_at, priority
       ) ${notifyDue('inserted')}`;
     // Jobs with unique keys: the unique index decides, so any number of
@@ -191,12 +203,12 @@ function statements(t: Tables): JobStatements {
     // share keys wait on each other in one order and never deadlock. The
     // notification is a CTE that the final SELECT reads, which makes it run.
     const insertUniqueWith = (onConflict: string) => `WITH inserted AS (
-        INSERT INTO ${t.job} AS j (job_id, queue, job_type, payload, enqueued_at, process_at, priority, unique_key)
+        INSERT INTO ${t.job} AS j (job_id, queue, job_type, payload, enqueued_at, process_at, priority, unique_key${tc})
         SELECT id, queue, job_type, payload::jsonb, statement_timestamp(), ${PROCESS_AT('process_at', 'process_in')},
-               priority, unique_key
+               priority, unique_key${tcValue('trace_context')}
         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::smallint[],
-                    $8::text[])
-          AS new_job (id, queue, job_type, payload, process_at, process_in, priority, unique_key)
+                    $8::text[]${tcArray})
+          AS new_job (id, queue, job_type, payload, process_at, process_in, priority, unique_key${tc})
         ORDER BY queue, unique_key
         ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL ${onConflict}
         RETURNING job_id, queue, unique_key, process_at, priority
@@ -207,7 +219,7 @@ function statements(t: Tables): JobStatements {
     const replace = `DO UPDATE SET
           ${whileWaiting('payload', 'EXCLUDED.payload')},
           ${whileWaiting('process_at', 'EXCLUDED.process_at')},
-          ${whileWaiting('priority', 'EXCLUDED.priority')},
+          ${whileWaiting('priority', 'EXCLUDED.priority')},${traced ? `\n          ${whileWaiting('trace_context', 'EXCLUDED.trace_context')},` : ''}
           replacement = CASE WHEN j.locked_by IS NULL THEN NULL
                              ELSE jsonb_build_object('payload', EXCLUDED.payload, 'priority', EXCLUDED.priority,
                                                      'process_at', EXCLUDED.process_at) END`;
@@ -228,7 +240,7 @@ function statements(t: Tables): JobStatements {
       // tables or in neither.
       complete: prepared('complete', complete),
     };
-    statementCache.set(t, cached);
+    cache.set(t, cached);
   }
   return cached;
 }
@@ -268,15 +280,14 @@ export function notifyChannelFor(t: Tables): string {
  * path, parsing and planning cost as much as running it.
  */
 export async function insertJob(db: Queryable, t: Tables, job: NewJob): Promise<void> {
-  await db.query({
-    ...statements(t).insertOne,
-    values: [job.jobId, job.queue, job.jobType, job.payloadJson, job.processAt, job.processIn, job.priority],
-  });
+  const values = [job.jobId, job.queue, job.jobType, job.payloadJson, job.processAt, job.processIn, job.priority];
+  if (job.traceContext !== null) values.push(job.traceContext);
+  await db.query({ ...statements(t, job.traceContext !== null).insertOne, values });
 }
 
 /** Inserts many jobs in one statement. */
 export async function insertJobs(db: Queryable, t: Tables, jobs: readonly NewJob[]): Promise<void> {
-  await db.query({ ...statements(t).insertMany, values: columnsOf(jobs) });
+  await db.query({ ...statements(t, isTraced(jobs)).insertMany, values: columnsOf(jobs) });
 }
 
 /**
@@ -292,9 +303,13 @@ export async function insertUniqueJobs(
   jobs: readonly NewJob[],
   onConflict: NewJob['onConflict'],
 ): Promise<KeyHolder[]> {
+  const traced = isTraced(jobs);
+  const columns = columnsOf(jobs);
+  const keys = jobs.map((job) => job.uniqueKey);
   const { rows } = await db.query<KeyHolder>({
-    ...statements(t).insertUnique[onConflict],
-    values: [...columnsOf(jobs), jobs.map((job) => job.uniqueKey)],
+    ...statements(t, traced).insertUnique[onConflict],
+    // The trace context comes after the keys here.
+    values: traced ? [...columns.slice(0, 7), keys, columns[7]!] : [...columns, keys],
   });
   const holders = rows.filter((row) => row.unique_key !== null);
   if (onConflict === 'replace') return holders;
@@ -311,9 +326,14 @@ export async function insertUniqueJobs(
   return [...holders, ...found.rows];
 }
 
-/** The columns every insert statement takes, as arrays, in its parameters' order. */
+/** Whether the jobs carry a trace context: all of one call share one, or none has it. */
+function isTraced(jobs: readonly NewJob[]): boolean {
+  return jobs[0]?.traceContext != null;
+}
+
+/** The columns every insert statement takes, as arrays, in its parameters' order; then the trace contexts, if any. */
 function columnsOf(jobs: readonly NewJob[]): unknown[][] {
-  return [
+  const columns: unknown[][] = [
     jobs.map((job) => job.jobId),
     jobs.map((job) => job.queue),
     jobs.map((job) => job.jobType),
@@ -322,6 +342,8 @@ function columnsOf(jobs: readonly NewJob[]): unknown[][] {
     jobs.map((job) => job.processIn),
     jobs.map((job) => job.priority),
   ];
+  if (isTraced(jobs)) columns.push(jobs.map((job) => job.traceContext));
+  return columns;
 }
 
 /** Records how each job of a batch ended: archived, rescheduled for a retry, or left for later. */

@@ -133,6 +133,23 @@ export function jobContext(
   };
 }
 
+/**
+ * Calls the handler of a claimed job: in a consumer span, parented by the
+ * trace context stored with the job, when OpenTelemetry is installed.
+ */
+export function runHandler(
+  runtime: WorkerRuntime,
+  entry: ResolvedHandler,
+  job: JobInfo,
+  ctx: JobContext,
+  row: JobRow,
+  slot: number,
+): HandlerOutcome | Promise<HandlerOutcome> {
+  const { telemetry } = runtime;
+  if (telemetry === null) return callHandler(entry, job, ctx);
+  return telemetry.run(job, row.trace_context ?? null, slot, () => callHandler(entry, job, ctx));
+}
+
 /** How `job`'s run failed with `error`, for the decision of its outcome (`decideRunOutcome`). */
 export function failedRun(
   runtime: WorkerRuntime,
@@ -151,7 +168,7 @@ export function failedRun(
 }
 
 /** The retry strategy's policy for this failure, or null for no retry. */
-function retryPolicyOf(
+export function retryPolicyOf(
   strategy: RetryStrategy,
   job: JobInfo,
   error: Error,

@@ -9,12 +9,12 @@ import { requireCommitted, withConnection } from './connection.js';
 import { judgeEarlierClaims, type EarlierClaimsVerdict } from './earlier-claims.js';
 import { runFailedJobHook } from './failed-job-hook.js';
 import {
-  callHandler,
   failedRun,
   jobContext,
   jobOf,
   logOf,
   logOutcome,
+  runHandler,
   startDeadline,
   type HandlerOutcome,
 } from './handler-run.js';
@@ -124,6 +124,7 @@ async function runBatch(
         // Closing the connection makes PostgreSQL roll the whole batch back,
         // even though the handler may still be using it.
         discard(new ProletarianError('job abandoned at shutdown'));
+        runtime.telemetry?.endOpen(slot, new ProletarianError('abandoned at shutdown; the batch was rolled back'));
         if (results.length > 0) emit('job-abandoned', { slot, batchJobsRolledBack: results.length });
         return 'abandoned';
       }
@@ -134,8 +135,10 @@ async function runBatch(
     await complete(runtime, client, results, slot);
     claimXid = null;
     logOutcomes(emit, results, slot);
+    if (runtime.telemetry) for (const { job, outcome } of results) runtime.telemetry.settled(job, outcome);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
+    runtime.telemetry?.endOpen(slot, toError(error));
     if (claimXid !== null) {
       // This worker lives on: the jobs did not kill it. Said before it claims again.
       runtime.lostTransactions.add(claimXid);
@@ -177,7 +180,7 @@ async function complete(
 }
 
 /** What the completion statement records for a job's outcome; null: the job stays as it was. */
-function completionOf(job: JobInfo, outcome: RunOutcome): Completion | null {
+export function completionOf(job: JobInfo, outcome: RunOutcome): Completion | null {
   switch (outcome.kind) {
     case 'success':
       return { jobId: job.jobId, status: 'success' };
@@ -265,10 +268,13 @@ function runJob(
   const running: RunningJob = { runtime, client, entry, job, transaction, slot };
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
   const deadline = entry.timeout === null ? null : startDeadline(entry.timeout, job.jobType, runtime.shutdown);
-  const outcome = callHandler(
+  const outcome = runHandler(
+    runtime,
     entry,
     job,
     jobContext(runtime, job, transaction.db, slot, deadline?.signal ?? runtime.shutdown),
+    row,
+    slot,
   );
   if (!(outcome instanceof Promise)) {
     deadline?.clear();

@@ -7,7 +7,7 @@ import { storedErrorOf } from '../sql/jobs.js';
 import type { JobDb, JobInfo } from '../types.js';
 import { requireCommitted, withConnection } from './connection.js';
 import { runFailedJobHook } from './failed-job-hook.js';
-import { callHandler, failedRun, jobContext, jobOf, logOf, logOutcome, startDeadline } from './handler-run.js';
+import { failedRun, jobContext, jobOf, logOf, logOutcome, runHandler, startDeadline } from './handler-run.js';
 import { decideRunOutcome, SUCCEEDED, type RunOutcome } from './run-outcome.js';
 import type { WorkerRuntime } from './runtime.js';
 
@@ -54,7 +54,7 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   const watch = runtime.inFlight.watch();
   if (emit.enabled('job-started')) emit('job-started', jobLog);
   const result = await Promise.race([
-    callHandler(entry, job, jobContext(runtime, job, poolDb(pool), slot, deadline.signal)),
+    runHandler(runtime, entry, job, jobContext(runtime, job, poolDb(pool), slot, deadline.signal), row, slot),
     watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
     ...(deadline.expired ? [deadline.expired.then((error) => ({ error }))] : []),
   ]);
@@ -65,9 +65,13 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
     // The handler may still be running: keep the lease unrenewed, so the job
     // is taken over only once it runs out.
     emit('job-abandoned', { ...jobLog, waitedMs: result.abandonedAfter });
+    runtime.telemetry?.endOpen(slot, new ProletarianError('abandoned at shutdown; the lease runs out'));
     return 'abandoned';
   }
-  if (heartbeat.lost) return 'processed';
+  if (heartbeat.lost) {
+    runtime.telemetry?.endOpen(slot, new LeaseLostError(`the lease of job ${job.jobId} was lost`));
+    return 'processed';
+  }
   const end = result.error ? failedRun(runtime, entry, job, result.error, slot) : SUCCEEDED;
   await settleLeasedJob(runtime, job, decideRunOutcome(end), slot);
   return 'processed';
@@ -104,8 +108,13 @@ async function settleLeasedJob(runtime: WorkerRuntime, job: JobInfo, outcome: Ru
       ours = await releaseLeasedJob(pool, t, job.jobId, holder);
       break;
   }
-  if (ours) logOutcome(runtime.emit, outcome, logOf(job, slot));
-  else runtime.emit('lease-lost', logOf(job, slot));
+  if (ours) {
+    logOutcome(runtime.emit, outcome, logOf(job, slot));
+    runtime.telemetry?.settled(job, outcome);
+  } else {
+    runtime.emit('lease-lost', logOf(job, slot));
+    runtime.telemetry?.endOpen(slot, new LeaseLostError(`the lease of job ${job.jobId} was lost`));
+  }
 }
 
 /**

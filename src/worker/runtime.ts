@@ -4,6 +4,7 @@ import type { ClaimStart } from './claim-start.js';
 import type { LostTransactions } from './lost-transactions.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { QueuePause } from './queue-pause.js';
+import type { WorkerTelemetry } from '../telemetry/worker.js';
 
 /** A worker's batch claims of transaction-mode jobs. */
 export interface BatchClaims {
@@ -41,6 +42,8 @@ export interface WorkerRuntime {
   readonly inFlight: InFlightJobs;
   /** Whether the queue is paused: the loops claim nothing while it is. */
   readonly pause: QueuePause;
+  /** Spans and metrics; null when `@opentelemetry/api` is not installed. */
+  readonly telemetry: WorkerTelemetry | null;
 }
 
 /**

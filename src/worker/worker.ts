@@ -16,6 +16,7 @@ import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } 
 import { checkWorkerReady } from './readiness.js';
 import { InFlightJobs, type WorkerRuntime } from './runtime.js';
 import { periodicServices } from './services/index.js';
+import { workerTelemetry } from '../telemetry/worker.js';
 import type { PeriodicService } from './services/periodic-service.js';
 
 /** Options of {@link Worker.stop}. */
@@ -161,22 +162,30 @@ class QueueWorker implements Worker {
     }
     this.#shutdown = new AbortController();
     this.#inFlight = new InFlightJobs();
+    const telemetry = await workerTelemetry(options.queue, options.workerId);
     const runtime: WorkerRuntime = {
       pool: this.#pool,
       options,
-      ...claimsOf(options),
+      // With OpenTelemetry, claims read the trace context stored with each job.
+      ...claimsOf(options, telemetry !== null),
       lostTransactions: this.#lostTransactions,
       leaseHolder: `${options.workerId}:${randomUUID()}`,
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
       inFlight: this.#inFlight,
       pause: this.#pause,
+      telemetry,
     };
     // Paused or resumed while this worker was stopped: the loops read it again before claiming.
     this.#pause.forget();
     // stop() was called while the schema was being checked: spawn nothing.
     if (this.#state !== 'starting') return;
-    this.#removeListeners = this.#addListeners(runtime);
+    const removeListeners = this.#addListeners(runtime);
+    const unobserve = telemetry?.observeQueue(this.#pool, options.tables);
+    this.#removeListeners = () => {
+      removeListeners();
+      unobserve?.();
+    };
     this.#state = 'running';
     this.#emit('worker-started', {
       concurrency: options.concurrency,
@@ -272,7 +281,7 @@ class QueueWorker implements Worker {
  * one at a time. A fallback handler runs in a transaction and takes every
  * type that is not leased.
  */
-function claimsOf(options: ResolvedWorkerOptions): Pick<WorkerRuntime, 'batches' | 'leases'> {
+function claimsOf(options: ResolvedWorkerOptions, traced: boolean): Pick<WorkerRuntime, 'batches' | 'leases'> {
   const leaseTypes: string[] = [];
   const transactionTypes: string[] = [];
   let leaseMs = 0;
@@ -295,12 +304,14 @@ function claimsOf(options: ResolvedWorkerOptions): Pick<WorkerRuntime, 'batches'
   if (options.fallback) {
     return {
       batches:
-        leaseTypes.length > 0 ? batches(batchClaimStatement(t, 'except'), leaseTypes) : batches(batchClaimStatement(t, 'all'), null),
+        leaseTypes.length > 0
+          ? batches(batchClaimStatement(t, 'except', traced), leaseTypes)
+          : batches(batchClaimStatement(t, 'all', traced), null),
       leases,
     };
   }
   return {
-    batches: transactionTypes.length > 0 ? batches(batchClaimStatement(t, 'only'), transactionTypes) : null,
+    batches: transactionTypes.length > 0 ? batches(batchClaimStatement(t, 'only', traced), transactionTypes) : null,
     leases,
   };
 }
