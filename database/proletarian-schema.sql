@@ -1,4 +1,4 @@
--- Proletarian schema, version 4: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 5: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -79,3 +79,17 @@ CREATE TABLE "proletarian"."job_lost_transactions" (
 CREATE INDEX "job_lost_reported_idx" ON "proletarian"."job_lost_transactions" (reported_at);
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (4, 'lost connections');
+
+-- Migration 5: cancel and discard
+ALTER TABLE "proletarian"."archived_job" DROP CONSTRAINT "archived_job_status_check";
+ALTER TABLE "proletarian"."archived_job" ADD CONSTRAINT "archived_job_status_check"
+  CHECK (status IN ('success', 'failure', 'cancelled', 'discarded')) NOT VALID;
+
+CREATE TABLE "proletarian"."job_cancel_requests" (
+  job_id       uuid        NOT NULL,
+  xact         xid8        NOT NULL,
+  requested_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (job_id, xact)
+);
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (5, 'cancel and discard');

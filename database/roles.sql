@@ -14,11 +14,16 @@
 --   worker: start (version check)   SELECT on job_migrations      SELECT on job_migrations
 --   worker: claim (lost             SELECT, INSERT, DELETE on      SELECT, INSERT, DELETE on
 --     connections), report them     job_lost_transactions          job_lost_transactions
+--   cancelJob, and workers          SELECT, INSERT, DELETE on      SELECT, INSERT, UPDATE, DELETE
+--     answering its requests        job_cancel_requests (UPDATE:   on job_cancel_requests
+--                                   to lock old ones it clears)
 --
 -- Install and upgrade the tables (`npx proletarian migrate`, `migrate()`) as
 -- the schema's owner, not as this role: migrations create and alter tables.
--- Pruning archived_job (`prune()`, `npx proletarian prune`) needs DELETE on it,
--- which this role does not have: run it as the owner too.
+-- Pruning archived_job (`prune()`, `npx proletarian prune`) and putting
+-- archived jobs back on their queue (`retryJob()`, `retryJobs()`,
+-- `npx proletarian retry`) need DELETE on it, which this role does not have:
+-- run them as the owner too, or as a role of their own with that grant.
 --
 -- Run it as a superuser or a role with CREATEROLE, after the tables exist:
 --   psql "$DATABASE_URL" -f database/roles.sql
@@ -32,8 +37,9 @@
 -- Other names: the schema appears only as "proletarian." before a table name
 -- and as "SCHEMA proletarian"; every other occurrence of proletarian outside
 -- these comments is the role. Replace those to adapt the script (with custom
--- table names, also replace job, archived_job, job_migrations and
--- job_lost_transactions, which are named after the job table).
+-- table names, also replace job, archived_job, job_migrations,
+-- job_lost_transactions and job_cancel_requests, which are named after the
+-- job table).
 
 DO $$
 BEGIN
@@ -49,3 +55,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job TO proletarian;
 GRANT SELECT, INSERT ON TABLE proletarian.archived_job TO proletarian;
 GRANT SELECT ON TABLE proletarian.job_migrations TO proletarian;
 GRANT SELECT, INSERT, DELETE ON TABLE proletarian.job_lost_transactions TO proletarian;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job_cancel_requests TO proletarian;

@@ -28,7 +28,8 @@ Options:
 Options of prune:
   --older-than <duration>     Required. A number with a unit: 30d, 12h, 15m (minutes),
                               3600s, 500ms; or a plain number of milliseconds
-  --status <status>           Only jobs archived as success or failure (default: both)
+  --status <status>           Only jobs archived as success, failure, cancelled or discarded
+                              (default: all)
   --batch-size <n>            Jobs deleted per batch (default: 1000)
   --max-batches <n>           Stop after n batches (default: until none is left)
 `;
@@ -149,7 +150,8 @@ function pruneStatus(text: string | undefined): ArchiveStatus | undefined {
   if (text === undefined) return undefined;
   const status = ARCHIVE_STATUSES.find((known) => known === text);
   if (status) return status;
-  throw new InvalidOptionError(`--status must be ${ARCHIVE_STATUSES.join(' or ')}; got ${JSON.stringify(text)}`);
+  const choices = `${ARCHIVE_STATUSES.slice(0, -1).join(', ')} or ${ARCHIVE_STATUSES.at(-1)}`;
+  throw new InvalidOptionError(`--status must be ${choices}; got ${JSON.stringify(text)}`);
 }
 
 function optionalWholeNumber(flag: string, text: string | undefined): number | undefined {

@@ -40,7 +40,13 @@ export {
 } from './log.js';
 export { queueStats, type JobTypeStats } from './stats.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
-export { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
+export {
+  ARCHIVE_STATUSES,
+  RETRYABLE_STATUSES,
+  type ArchiveStatus,
+  type RetryableStatus,
+} from './archive-status.js';
+export { cancelJob, retryJob, retryJobs, type CancelResult, type RetryJobsFilter } from './job-control.js';
 export type { TableOptions } from './tables.js';
 export type {
   JobPayloads,
@@ -64,4 +70,7 @@ export {
   JobTimeoutError,
   AbandonedJobError,
   LeaseLostError,
+  JobCancelledError,
+  DiscardJobError,
+  SnoozeJobError,
 } from './errors.js';

@@ -25,6 +25,8 @@ export interface Tables {
   readonly migrations: string;
   /** Transactions whose connection was lost while their worker lived on. */
   readonly lostTransactions: string;
+  /** Requests to cancel jobs that were running when `cancelJob` was called. */
+  readonly cancelRequests: string;
   /** Prefix for index and constraint names, so two installations in one schema don't collide. */
   readonly jobTableName: string;
   readonly archivedJobTableName: string;
@@ -64,10 +66,10 @@ export function resolveTables(options: TableOptions = {}): Tables {
     if (jobTableName === archivedJobTableName) {
       throw new InvalidOptionError(`jobTable and archivedJobTable must differ; both are "${jobTableName}"`);
     }
-    for (const table of ['migrations', 'lost_transactions']) {
+    for (const table of ['migrations', 'lost_transactions', 'cancel_requests']) {
       if (archivedJobTableName === `${jobTableName}_${table}`) {
         throw new InvalidOptionError(
-          `archivedJobTable "${archivedJobTableName}" is taken by the ${table.replace('_', ' ')} table of jobTable "${jobTableName}"`,
+          `archivedJobTable "${archivedJobTableName}" is taken by the ${table.replaceAll('_', ' ')} table of jobTable "${jobTableName}"`,
         );
       }
     }
@@ -79,6 +81,7 @@ export function resolveTables(options: TableOptions = {}): Tables {
       archivedJob: `${schema}.${quote(archivedJobTableName)}`,
       migrations: `${schema}.${quote(`${jobTableName}_migrations`)}`,
       lostTransactions: `${schema}.${quote(`${jobTableName}_lost_transactions`)}`,
+      cancelRequests: `${schema}.${quote(`${jobTableName}_cancel_requests`)}`,
       jobTableName,
       archivedJobTableName,
     };

@@ -61,7 +61,7 @@ describe('the proletarian CLI', () => {
     const all = Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1).join(', ');
     assert.equal(first.stdout, `migrated from version 0 to ${LATEST_SCHEMA_VERSION} (applied ${all})\n`);
     assert.equal(first.stderr, '');
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations']);
 
     const second = await run(['migrate', '--schema', schema]);
     assert.equal(second.code, 0, second.stderr);
@@ -75,7 +75,7 @@ describe('the proletarian CLI', () => {
       envWithoutDatabase(),
     );
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(await tablesOf(schema), ['done', 'work', 'work_lost_transactions', 'work_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['done', 'work', 'work_cancel_requests', 'work_lost_transactions', 'work_migrations']);
   });
 
   it('migrate without DATABASE_URL exits 1 with a clear message', async () => {
@@ -211,7 +211,7 @@ describe('the proletarian CLI', () => {
       [['--older-than', '30x'], /--older-than must be a whole number with an optional unit.*"30x"/],
       [['--older-than=-5d'], /--older-than must be .*"-5d"/],
       [['--older-than', '1.5h'], /--older-than must be/],
-      [['--older-than', '30d', '--status', 'maybe'], /--status must be success or failure; got "maybe"/],
+      [['--older-than', '30d', '--status', 'maybe'], /--status must be success, failure, cancelled or discarded; got "maybe"/],
       [['--older-than', '30d', '--batch-size', '0'], /--batch-size must be a whole number ≥ 1; got "0"/],
       [['--older-than', '30d', '--max-batches', 'all'], /--max-batches must be a whole number ≥ 1; got "all"/],
     ] as const) {

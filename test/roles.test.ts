@@ -3,7 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createWorker, enqueue, enqueueMany, migrate, MigrationError, prune, silentLogger } from 'proletarian';
+import {
+  cancelJob,
+  createWorker,
+  enqueue,
+  enqueueMany,
+  migrate,
+  MigrationError,
+  prune,
+  retryJob,
+  silentLogger,
+} from 'proletarian';
 import { createTestDatabase, databaseUrl, waitFor, type TestDatabase, tablesIn } from './helpers/database.js';
 
 // build/test/roles.test.js -> the repository root
@@ -75,8 +85,8 @@ describe('database/roles.sql: a least-privilege role', () => {
       .join('\n');
     const schemaUses = sql.match(/SCHEMA proletarian\b|\bproletarian\./g) ?? [];
     const all = sql.match(/\bproletarian\b/g) ?? [];
-    assert.equal(schemaUses.length, 5, 'USAGE on the schema and four tables');
-    assert.equal(all.length - schemaUses.length, 7, 'the role: pg_roles check, CREATE ROLE, five grantees');
+    assert.equal(schemaUses.length, 6, 'USAGE on the schema and five tables');
+    assert.equal(all.length - schemaUses.length, 8, 'the role: pg_roles check, CREATE ROLE, six grantees');
   });
 
   it('creates a role that cannot log in, and running the script again changes nothing', async () => {
@@ -98,6 +108,10 @@ describe('database/roles.sql: a least-privilege role', () => {
       { table_name: 'job', privilege_type: 'INSERT' },
       { table_name: 'job', privilege_type: 'SELECT' },
       { table_name: 'job', privilege_type: 'UPDATE' },
+      { table_name: 'job_cancel_requests', privilege_type: 'DELETE' },
+      { table_name: 'job_cancel_requests', privilege_type: 'INSERT' },
+      { table_name: 'job_cancel_requests', privilege_type: 'SELECT' },
+      { table_name: 'job_cancel_requests', privilege_type: 'UPDATE' },
       { table_name: 'job_lost_transactions', privilege_type: 'DELETE' },
       { table_name: 'job_lost_transactions', privilege_type: 'INSERT' },
       { table_name: 'job_lost_transactions', privilege_type: 'SELECT' },
@@ -196,13 +210,34 @@ describe('database/roles.sql: a least-privilege role', () => {
     });
   });
 
+  it('can cancel jobs, waiting or running, but cannot retry archived ones (42501 permission denied)', async () => {
+    const tables = db.tables;
+    const waiting = await enqueue(asRole(), 'as-role', {}, { ...tables, queue: 'role-cancel' });
+    assert.equal(await cancelJob(asRole(), waiting, tables), 'cancelled');
+    const running = await enqueue(asRole(), 'as-role', {}, { ...tables, queue: 'role-cancel' });
+    const holder = await db.pool.connect();
+    try {
+      // Held as a batch holds its jobs.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${db.schema}".job WHERE job_id = $1 FOR UPDATE`, [running]);
+      assert.equal(await cancelJob(asRole(), running, tables), 'cancelling');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    await assert.rejects(retryJob(asRole(), waiting, tables), (error: Error) => {
+      assert.equal((error as { code?: string }).code, '42501');
+      return true;
+    });
+  });
+
   it('the tables are intact after all those attempts', async () => {
     assert.deepEqual(
       await tablesIn(db.pool, db.schema),
-      ['archived_job', 'job', 'job_lost_transactions', 'job_migrations'],
+      ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations'],
     );
     const archived = await db.rows(`SELECT count(*)::int AS n FROM "${db.schema}".archived_job`);
-    assert.deepEqual(archived, [{ n: 3 }]);
+    assert.deepEqual(archived, [{ n: 4 }]);
   });
 
   it(

@@ -3,6 +3,7 @@ import { initialSchema } from './001-initial-schema.js';
 import { archiveRetentionIndex } from './002-archive-retention-index.js';
 import { jobLeases } from './003-job-leases.js';
 import { lostConnections } from './004-lost-connections.js';
+import { cancelAndDiscard } from './005-cancel-and-discard.js';
 
 /** One step of the schema's history. Never edit a released one: add the next. */
 export interface Migration {
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'archive retention index', sql: archiveRetentionIndex },
   { version: 3, name: 'job leases', sql: jobLeases },
   { version: 4, name: 'lost connections', sql: lostConnections },
+  { version: 5, name: 'cancel and discard', sql: cancelAndDiscard },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
