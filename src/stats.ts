@@ -14,6 +14,8 @@ export interface JobTypeStats {
   leased: number;
   /** Jobs that have failed at least once and are waiting for another attempt. */
   retrying: number;
+  /** Running jobs that `cancelJob` asked to cancel, until their worker archives them as `cancelled`. */
+  cancelling: number;
   /** `processAt` of the longest-waiting due job: how far behind the workers are. */
   oldestDueAt: Date | null;
 }
@@ -31,6 +33,7 @@ export async function queueStats(db: Queryable, options: TableOptions = {}): Pro
     scheduled: row.scheduled,
     leased: row.leased,
     retrying: row.retrying,
+    cancelling: row.cancelling,
     oldestDueAt: row.oldest_due_at,
   }));
 }

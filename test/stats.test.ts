@@ -50,9 +50,9 @@ describe('queueStats', () => {
     assert.deepEqual(
       stats.map(({ oldestDueAt, ...counts }) => counts),
       [
-        { queue: 'default', jobType: 'email', due: 2, scheduled: 1, leased: 0, retrying: 0 },
-        { queue: 'slow', jobType: 'export', due: 1, scheduled: 0, leased: 0, retrying: 0 },
-        { queue: 'slow', jobType: 'flaky', due: 0, scheduled: 1, leased: 0, retrying: 1 },
+        { queue: 'default', jobType: 'email', due: 2, scheduled: 1, leased: 0, retrying: 0, cancelling: 0 },
+        { queue: 'slow', jobType: 'export', due: 1, scheduled: 0, leased: 0, retrying: 0, cancelling: 0 },
+        { queue: 'slow', jobType: 'flaky', due: 0, scheduled: 1, leased: 0, retrying: 1, cancelling: 0 },
       ],
     );
     const oldest = stats[0]!.oldestDueAt!;

@@ -11,6 +11,7 @@ export interface JobCountsRow {
   scheduled: number;
   leased: number;
   retrying: number;
+  cancelling: number;
   oldest_due_at: Date | null;
 }
 
@@ -21,6 +22,7 @@ export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[
             count(*) FILTER (WHERE process_at > now() AND locked_by IS NULL)::int AS scheduled,
             count(*) FILTER (WHERE process_at > now() AND locked_by IS NOT NULL)::int AS leased,
             count(*) FILTER (WHERE attempts > 0)::int AS retrying,
+            count(*) FILTER (WHERE job_id IN (SELECT job_id FROM ${t.cancelRequests}))::int AS cancelling,
             min(process_at) FILTER (WHERE process_at <= now()) AS oldest_due_at
      FROM ${t.job}
      GROUP BY queue, job_type

@@ -9,43 +9,61 @@ const MAX_RETRY_MS = 5_000;
 interface Subscription {
   queue: string;
   onJobs: () => void;
+  /** Called with the id of a job someone asked to cancel while it ran. */
+  onCancel: (jobId: string) => void;
   emit: EmitLog;
 }
 
 /**
  * The one LISTEN connection of a process for one installation, shared by
  * every worker on the same pool. It wakes the workers of a queue when jobs
- * are enqueued on it, reconnects by itself, and wakes everyone after a
- * reconnect, since notifications sent meanwhile are lost. Polling remains the
- * backstop, so a listener that is down only costs latency.
+ * are enqueued on it, passes cancel requests of running jobs on, reconnects
+ * by itself, and wakes everyone after a reconnect, since notifications sent
+ * meanwhile are lost. Polling remains the backstop, so a listener that is
+ * down only costs latency; runs that were not heard for throughout look for
+ * cancel requests in the database instead (see `listening`).
  */
 export class Notifier {
   static #shared = new WeakMap<pg.Pool, Map<string, Notifier>>();
 
-  /** The notifier of `pool` for `channel`, created on first use. */
-  static for(pool: pg.Pool, channel: string): Notifier {
+  /** The notifier of `pool` for an installation's channels, created on first use. */
+  static for(pool: pg.Pool, channel: string, cancelChannel: string): Notifier {
     let byChannel = Notifier.#shared.get(pool);
     if (!byChannel) Notifier.#shared.set(pool, (byChannel = new Map()));
     let notifier = byChannel.get(channel);
-    if (!notifier) byChannel.set(channel, (notifier = new Notifier(pool, channel)));
+    if (!notifier) byChannel.set(channel, (notifier = new Notifier(pool, channel, cancelChannel)));
     return notifier;
   }
 
   readonly #pool: pg.Pool;
   readonly #channel: string;
+  readonly #cancelChannel: string;
   #subscriptions = new Set<Subscription>();
   #client: pg.Client | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
   #failures = 0;
+  // Changes whenever a connection starts or stops listening.
+  #epoch = 0;
+  #listening = false;
 
-  private constructor(pool: pg.Pool, channel: string) {
+  private constructor(pool: pg.Pool, channel: string, cancelChannel: string) {
     this.#pool = pool;
     this.#channel = channel;
+    this.#cancelChannel = cancelChannel;
   }
 
-  /** Calls `onJobs` whenever jobs become due on `queue`; returns the unsubscribe function. */
-  subscribe(queue: string, onJobs: () => void, emit: EmitLog): () => void {
-    const subscription: Subscription = { queue, onJobs, emit };
+  /** The current listening connection's number, or null while none listens; see `WorkerRuntime.listening`. */
+  get listening(): number | null {
+    return this.#listening ? this.#epoch : null;
+  }
+
+  /**
+   * Calls `onJobs` whenever jobs become due on `queue`, and `onCancel` with
+   * each job someone asked to cancel while it ran; returns the unsubscribe
+   * function.
+   */
+  subscribe(queue: string, onJobs: () => void, onCancel: (jobId: string) => void, emit: EmitLog): () => void {
+    const subscription: Subscription = { queue, onJobs, onCancel, emit };
     this.#subscriptions.add(subscription);
     if (this.#subscriptions.size === 1) void this.#connect();
     return () => {
@@ -63,6 +81,10 @@ export class Notifier {
     const client = new ClientClass(this.#pool.options);
     this.#client = client;
     client.on('notification', (message) => {
+      if (message.channel === this.#cancelChannel) {
+        for (const subscription of this.#subscriptions) subscription.onCancel(message.payload ?? '');
+        return;
+      }
       for (const subscription of this.#subscriptions) {
         if (subscription.queue === message.payload) subscription.onJobs();
       }
@@ -71,12 +93,14 @@ export class Notifier {
     client.on('end', () => this.#lost(client, new Error('the listening connection ended')));
     try {
       await client.connect();
-      await client.query(`LISTEN ${this.#channel}`);
+      await client.query(`LISTEN ${this.#channel}; LISTEN ${this.#cancelChannel}`);
     } catch (error) {
       this.#lost(client, toError(error));
       return;
     }
     if (this.#client !== client) return; // closed while connecting
+    this.#epoch++;
+    this.#listening = true;
     if (this.#failures > 0) this.#broadcast('listener-reconnected', { afterFailures: this.#failures });
     this.#failures = 0;
     // Jobs enqueued while nobody listened sent notifications into the void.
@@ -86,6 +110,7 @@ export class Notifier {
   #lost(client: pg.Client, error: Error): void {
     if (this.#client !== client) return; // an old connection's last words
     this.#client = null;
+    this.#stopListening();
     client.removeAllListeners('end');
     client.on('error', () => {});
     void client.end().catch(() => {});
@@ -103,11 +128,17 @@ export class Notifier {
     this.#failures = 0;
     const client = this.#client;
     this.#client = null;
+    this.#stopListening();
     if (client) {
       client.removeAllListeners('end');
       client.on('error', () => {});
       void client.end().catch(() => {});
     }
+  }
+
+  #stopListening(): void {
+    if (this.#listening) this.#epoch++;
+    this.#listening = false;
   }
 
   #broadcast(event: 'listener-error' | 'listener-reconnected', data: Record<string, unknown>): void {

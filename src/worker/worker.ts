@@ -5,10 +5,12 @@ import { createEmitter, errorData, type EmitLog } from '../log.js';
 import { checkSchema } from '../migrate.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
 import { batchClaimStatement, leaseClaimStatement } from '../sql/claim.js';
+import { cancelChannelFor } from '../sql/job-control.js';
 import { notifyChannelFor } from '../sql/jobs.js';
 import { milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
 import { ClaimStart } from './claim-start.js';
 import { IdleWaiters } from './idle.js';
+import { JobCancels } from './job-cancels.js';
 import { LostTransactions } from './lost-transactions.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
@@ -75,6 +77,7 @@ class QueueWorker implements Worker {
   #stopping: Promise<void> | null = null;
   #shutdown = new AbortController();
   #inFlight = new InFlightJobs();
+  #cancels = new JobCancels(0);
   #idle = new IdleWaiters();
   #loops: Promise<void>[] = [];
   #lostTransactions = new LostTransactions();
@@ -124,6 +127,8 @@ class QueueWorker implements Worker {
     }
     this.#shutdown = new AbortController();
     this.#inFlight = new InFlightJobs();
+    this.#cancels = new JobCancels(options.concurrency);
+    const notifier = options.listen ? this.#notifier() : null;
     const runtime: WorkerRuntime = {
       pool: this.#pool,
       options,
@@ -133,6 +138,8 @@ class QueueWorker implements Worker {
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
       inFlight: this.#inFlight,
+      cancels: this.#cancels,
+      listening: notifier ? () => notifier.listening : () => null,
     };
     // stop() was called while the schema was being checked: spawn nothing.
     if (this.#state !== 'starting') return;
@@ -191,6 +198,11 @@ class QueueWorker implements Worker {
     this.#emit('worker-stopped', finished ? {} : { note: 'some loops were still waiting for a connection' });
   }
 
+  #notifier(): Notifier {
+    const t = this.#options.tables;
+    return Notifier.for(this.#pool, notifyChannelFor(t), cancelChannelFor(t));
+  }
+
   #addListeners(): () => void {
     // An idle pooled connection that dies emits 'error' on the pool; with no
     // listener that crashes the process. The pool drops the connection itself.
@@ -206,10 +218,12 @@ class QueueWorker implements Worker {
       });
     };
     for (const signal of signals) process.on(signal, onSignal);
+    const cancels = this.#cancels;
     const unsubscribe = this.#options.listen
-      ? Notifier.for(this.#pool, notifyChannelFor(this.#options.tables)).subscribe(
+      ? this.#notifier().subscribe(
           this.queue,
           () => this.#idle.wakeOne(),
+          (jobId) => cancels.announce(jobId),
           this.#emit,
         )
       : () => {};
