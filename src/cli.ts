@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
+import { ARCHIVE_STATUSES, type ArchiveStatus, type RetryableStatus } from './archive-status.js';
 import { InvalidOptionError } from './errors.js';
+import { cancelJob, retryJob, retryJobs, type RetryJobsFilter } from './job-control.js';
 import { migrate, schemaSql } from './migrate.js';
 import { prune, type PruneOptions } from './retention.js';
 import { queueStats } from './stats.js';
@@ -17,6 +18,11 @@ Commands:
   stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying.
   prune          Delete archived jobs that finished longer than --older-than ago,
                  the oldest first, in batches that each commit on their own.
+  cancel <id>    Cancel a job: archived as cancelled if it waits, or its worker is
+                 asked to stop it if it runs.
+  retry <id>     Put a job archived as failure, cancelled or discarded back on its queue.
+  retry --failed Put every job archived as failure back on its queue (with
+                 --cancelled, --discarded: those too; narrowed by --queue, --type, --since).
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -32,6 +38,13 @@ Options of prune:
                               (default: all)
   --batch-size <n>            Jobs deleted per batch (default: 1000)
   --max-batches <n>           Stop after n batches (default: until none is left)
+
+Options of retry (without a job id):
+  --failed, --cancelled, --discarded
+                              Which archived jobs to retry; at least one is required
+  --queue <name>              Only jobs of this queue
+  --type <job type>           Only jobs of this job type
+  --since <duration>          Only jobs that finished within this long ago (as --older-than)
 `;
 
 // Milliseconds per unit of --older-than; no unit means milliseconds.
@@ -50,6 +63,12 @@ async function main(argv: string[]): Promise<number> {
       status: { type: 'string' },
       'batch-size': { type: 'string' },
       'max-batches': { type: 'string' },
+      failed: { type: 'boolean' },
+      cancelled: { type: 'boolean' },
+      discarded: { type: 'boolean' },
+      queue: { type: 'string' },
+      type: { type: 'string' },
+      since: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -83,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write('no queued jobs\n');
           return;
         }
-        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due'];
+        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'cancelling', 'oldest due'];
         const rows = stats.map((s) => [
           s.queue,
           s.jobType,
@@ -91,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
           String(s.scheduled),
           String(s.leased),
           String(s.retrying),
+          String(s.cancelling),
           s.oldestDueAt ? s.oldestDueAt.toISOString() : '-',
         ]);
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -127,6 +147,59 @@ async function main(argv: string[]): Promise<number> {
         }
       });
     }
+    case 'cancel': {
+      const jobId = onlyJobId(command, positionals);
+      return withClient(command, values['database-url'], async (client) => {
+        const result = await cancelJob(client, jobId, tables);
+        const said = {
+          cancelled: `cancelled job ${jobId}`,
+          cancelling: `job ${jobId} is running: its worker was asked to cancel it`,
+          finished: `job ${jobId} has already finished; nothing to cancel`,
+          'not-found': '',
+        }[result];
+        if (!said) throw new InvalidOptionError(`no job ${jobId}`);
+        process.stdout.write(`${said}\n`);
+      });
+    }
+    case 'retry': {
+      const statuses = (['failed', 'cancelled', 'discarded'] as const)
+        .filter((flag) => values[flag])
+        .map((flag): RetryableStatus => (flag === 'failed' ? 'failure' : flag));
+      if (positionals.length > 1) {
+        if (statuses.length > 0) throw new InvalidOptionError('retry takes a job id or --failed (--cancelled, --discarded), not both');
+        const jobId = onlyJobId(command, positionals);
+        return withClient(command, values['database-url'], async (client) => {
+          if (!(await retryJob(client, jobId, tables))) {
+            throw new InvalidOptionError(`no job ${jobId} is archived as failure, cancelled or discarded`);
+          }
+          process.stdout.write(`retried job ${jobId}\n`);
+        });
+      }
+      if (statuses.length === 0) {
+        throw new InvalidOptionError('retry needs a job id, or --failed, --cancelled or --discarded to retry all such jobs');
+      }
+      const since = values.since === undefined ? undefined : duration('--since', values.since);
+      const filter: RetryJobsFilter = {
+        status: statuses,
+        ...(values.queue === undefined ? {} : { queue: values.queue }),
+        ...(values.type === undefined ? {} : { jobType: values.type }),
+      };
+      return withClient(command, values['database-url'], async (client) => {
+        // "Since" by the database's clock, like every other time here.
+        if (since !== undefined) {
+          const { rows } = await client.query<{ t: Date }>(`SELECT now() - $1::float8 * interval '1 millisecond' AS t`, [since]);
+          filter.finishedAfter = rows[0]!.t;
+        }
+        const count = await retryJobs(client, filter, tables);
+        const which = [
+          `archived as ${statuses.join(' or ')}`,
+          ...(values.queue === undefined ? [] : [`on queue ${JSON.stringify(values.queue)}`]),
+          ...(values.type === undefined ? [] : [`of type ${JSON.stringify(values.type)}`]),
+          ...(filter.finishedAfter ? [`finished since ${filter.finishedAfter.toISOString()}`] : []),
+        ].join(', ');
+        process.stdout.write(`retried ${count} job${count === 1 ? '' : 's'} ${which}\n`);
+      });
+    }
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
       return 1;
@@ -152,6 +225,14 @@ function pruneStatus(text: string | undefined): ArchiveStatus | undefined {
   if (status) return status;
   const choices = `${ARCHIVE_STATUSES.slice(0, -1).join(', ')} or ${ARCHIVE_STATUSES.at(-1)}`;
   throw new InvalidOptionError(`--status must be ${choices}; got ${JSON.stringify(text)}`);
+}
+
+/** The one job id after the command (`cancel <id>`, `retry <id>`). */
+function onlyJobId(command: string, positionals: readonly string[]): string {
+  if (positionals.length !== 2) {
+    throw new InvalidOptionError(`${command} takes one job id, e.g. proletarian ${command} 0190b6c2-…; got ${positionals.length - 1}`);
+  }
+  return positionals[1]!;
 }
 
 function optionalWholeNumber(flag: string, text: string | undefined): number | undefined {
