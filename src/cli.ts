@@ -15,7 +15,8 @@ Commands:
   migrate        Install or upgrade the schema in the database at DATABASE_URL
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
-  stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying.
+  stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying,
+                 cancelling.
   prune          Delete archived jobs that finished longer than --older-than ago,
                  the oldest first, in batches that each commit on their own.
   cancel <id>    Cancel a job: archived as cancelled if it waits, or its worker is
