@@ -87,10 +87,10 @@ export class RunSignal {
   readonly expired: Promise<JobTimeoutError> | null;
   readonly #shutdown: AbortSignal;
   #controller: AbortController | null = null;
+  #signal: AbortSignal | null = null;
   #reason: Error | null = null;
-  #onShutdown: (() => void) | null = null;
+  #unlink: (() => void) | null = null;
   #timer: NodeJS.Timeout | undefined;
-  #cleared = false;
 
   constructor(jobId: string, jobType: string, timeoutMs: number | null, shutdown: AbortSignal) {
     this.jobId = jobId;
@@ -110,7 +110,8 @@ export class RunSignal {
   }
 
   get signal(): AbortSignal {
-    return (this.#controller ?? this.#make()).signal;
+    if (!this.#signal) this.#make();
+    return this.#signal!;
   }
 
   abort(reason: Error): void {
@@ -118,22 +119,27 @@ export class RunSignal {
     else this.#reason ??= reason;
   }
 
-  /** The run has ended: no timer, and nothing left listening to the shutdown. */
+  /** The run has ended: no timer, and nothing of it left listening to the shutdown. */
   clear(): void {
-    this.#cleared = true;
     clearTimeout(this.#timer);
-    if (this.#onShutdown) this.#shutdown.removeEventListener('abort', this.#onShutdown);
+    this.#unlink?.();
   }
 
   #make(): AbortController {
     const controller = new AbortController();
     this.#controller = controller;
-    const shutdown = this.#shutdown;
     if (this.#reason) controller.abort(this.#reason);
-    else if (shutdown.aborted) controller.abort(shutdown.reason);
-    else if (!this.#cleared) {
-      this.#onShutdown = () => controller.abort(shutdown.reason);
-      shutdown.addEventListener('abort', this.#onShutdown, { once: true });
+    const shutdown = this.#shutdown;
+    if (typeof AbortSignal.any === 'function') {
+      // Follows the shutdown even after the job, as the shared signal did,
+      // without a listener per job piling up on it (it holds its dependants weakly).
+      this.#signal = AbortSignal.any([controller.signal, shutdown]);
+    } else {
+      const onShutdown = () => controller.abort(shutdown.reason);
+      if (shutdown.aborted) onShutdown();
+      else shutdown.addEventListener('abort', onShutdown, { once: true });
+      this.#unlink = () => shutdown.removeEventListener('abort', onShutdown);
+      this.#signal = controller.signal;
     }
     return controller;
   }
