@@ -1,4 +1,4 @@
--- Proletarian schema, version 7: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 8: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -125,3 +125,17 @@ ALTER TABLE "proletarian"."job" ADD COLUMN trace_context jsonb;
 ALTER TABLE "proletarian"."archived_job" ADD COLUMN trace_context jsonb;
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (7, 'trace context');
+
+-- Migration 8: cancel and discard
+ALTER TABLE "proletarian"."archived_job" DROP CONSTRAINT "archived_job_status_check";
+ALTER TABLE "proletarian"."archived_job" ADD CONSTRAINT "archived_job_status_check"
+  CHECK (status IN ('success', 'failure', 'cancelled', 'discarded')) NOT VALID;
+
+CREATE TABLE "proletarian"."job_cancel_requests" (
+  job_id       uuid        NOT NULL,
+  xact         xid8        NOT NULL,
+  requested_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (job_id, xact)
+);
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (8, 'cancel and discard');

@@ -18,11 +18,16 @@
 --                                   job_schedules                  job_schedules
 --   pauseQueue / resumeQueue,       SELECT, INSERT, UPDATE on      SELECT, INSERT, UPDATE on
 --     worker: paused state          job_queue_states               job_queue_states
+--   cancelJob, and workers          SELECT, INSERT, DELETE on      SELECT, INSERT, UPDATE, DELETE
+--     answering its requests        job_cancel_requests (UPDATE:   on job_cancel_requests
+--                                   to lock old ones it clears)
 --
 -- Install and upgrade the tables (`npx proletarian migrate`, `migrate()`) as
 -- the schema's owner, not as this role: migrations create and alter tables.
--- Pruning archived_job (`prune()`, `npx proletarian prune`) needs DELETE on it,
--- which this role does not have: run it as the owner too.
+-- Pruning archived_job (`prune()`, `npx proletarian prune`) and putting
+-- archived jobs back on their queue (`retryJob()`, `retryJobs()`,
+-- `npx proletarian retry`) need DELETE on it, which this role does not have:
+-- run them as the owner too, or as a role of their own with that grant.
 --
 -- Run it as a superuser or a role with CREATEROLE, after the tables exist:
 --   psql "$DATABASE_URL" -f database/roles.sql
@@ -37,8 +42,8 @@
 -- and as "SCHEMA proletarian"; every other occurrence of proletarian outside
 -- these comments is the role. Replace those to adapt the script (with custom
 -- table names, also replace job, archived_job, job_migrations,
--- job_lost_transactions, job_schedules and job_queue_states, which are named
--- after the job table).
+-- job_lost_transactions, job_schedules, job_queue_states and job_cancel_requests,
+-- which are named after the job table).
 
 DO $$
 BEGIN
@@ -56,3 +61,4 @@ GRANT SELECT ON TABLE proletarian.job_migrations TO proletarian;
 GRANT SELECT, INSERT, DELETE ON TABLE proletarian.job_lost_transactions TO proletarian;
 GRANT SELECT, INSERT, UPDATE ON TABLE proletarian.job_schedules TO proletarian;
 GRANT SELECT, INSERT, UPDATE ON TABLE proletarian.job_queue_states TO proletarian;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job_cancel_requests TO proletarian;

@@ -5,7 +5,10 @@ import { optionalWholeNumber } from './cli/args.js';
 import { planPrune, runPrune } from './cli/prune.js';
 import { planWorker, runWorker } from './cli/worker.js';
 import { explainSetupError } from './database-errors.js';
+import { parseDuration } from './cli/duration.js';
+import type { RetryableStatus } from './archive-status.js';
 import { InvalidOptionError } from './errors.js';
+import { cancelJob, retryJob, retryJobs, type RetryJobsFilter } from './job-control.js';
 import { migrate, schemaSql } from './migrate.js';
 import { pauseQueue, resumeQueue } from './queue-state.js';
 import { listSchedules } from './schedule-list.js';
@@ -19,7 +22,7 @@ Commands:
                  (or --database-url). Safe to run from several processes at once.
   schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
   stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying,
-                 and whether the queue is paused.
+                 and whether the queue is paused or has jobs cancelling.
   worker         Run a worker on the handlers a module exports, until SIGTERM or SIGINT
                  (then running jobs finish, up to 10 s).
   prune          Delete archived jobs that finished longer than --older-than ago,
@@ -29,6 +32,11 @@ Commands:
                  running jobs finish and enqueueing goes on. It stays paused until resumed.
   resume <queue> Resume a paused queue: its workers claim again at once.
   schedules      List the recurring schedules workers have run, with their next runs.
+  cancel <id>    Cancel a job: archived as cancelled if it waits, or its worker is
+                 asked to stop it if it runs.
+  retry <id>     Put a job archived as failure, cancelled or discarded back on its queue.
+  retry --failed Put every job archived as failure back on its queue (with
+                 --cancelled, --discarded: those too; narrowed by --queue, --type, --since).
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -46,12 +54,20 @@ Options of worker:
 Options of prune:
   --older-than <duration>     Required. A whole number with a unit: 30d, 12h, 90m (minutes),
                               45s, 2w, 500ms. A bare number is refused.
-  --status <status>           Only jobs archived as success or failure (default: both)
+  --status <status>           Only jobs archived as success, failure, cancelled or discarded
+                              (default: all)
   --batch-size <n>            Jobs deleted per batch (default: 1000)
   --max-batches <n>           Stop after n batches (default: until none is left)
   --dry-run                   Say how many jobs would be deleted, and delete nothing
   -y, --yes                   Delete without asking. Without it, prune says what it would
                               delete and asks on a terminal; elsewhere it deletes nothing
+
+Options of retry (without a job id):
+  --failed, --cancelled, --discarded
+                              Which archived jobs to retry; at least one is required
+  --queue <name>              Only jobs of this queue
+  --type <job type>           Only jobs of this job type
+  --since <duration>          Only jobs that finished within this long ago (30d, 12h, ...)
 
 Options of schedules:
   --next <n>                  How many next runs to show per schedule (default: 3)
@@ -76,6 +92,11 @@ async function main(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       'dry-run': { type: 'boolean' },
       next: { type: 'string' },
+      failed: { type: 'boolean' },
+      cancelled: { type: 'boolean' },
+      discarded: { type: 'boolean' },
+      type: { type: 'string' },
+      since: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -109,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write('no queued jobs\n');
           return;
         }
-        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due', 'paused'];
+        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'cancelling', 'oldest due', 'paused'];
         const rows = stats.map((s) => [
           s.queue,
           s.jobType,
@@ -117,6 +138,7 @@ async function main(argv: string[]): Promise<number> {
           String(s.scheduled),
           String(s.leased),
           String(s.retrying),
+          String(s.cancelling),
           s.oldestDueAt ? s.oldestDueAt.toISOString() : '-',
           s.paused ? 'yes' : 'no',
         ]);
@@ -167,6 +189,59 @@ async function main(argv: string[]): Promise<number> {
       const url = databaseUrlOf(command, values['database-url']);
       return url === null ? 1 : runWorker(url, plan);
     }
+    case 'cancel': {
+      const jobId = onlyJobId(command, positionals);
+      return withClient(command, values['database-url'], async (client) => {
+        const result = await cancelJob(client, jobId, tables);
+        const said = {
+          cancelled: `cancelled job ${jobId}`,
+          cancelling: `job ${jobId} is running: its worker was asked to cancel it`,
+          finished: `job ${jobId} has already finished; nothing to cancel`,
+          'not-found': '',
+        }[result];
+        if (!said) throw new InvalidOptionError(`no job ${jobId}`);
+        process.stdout.write(`${said}\n`);
+      });
+    }
+    case 'retry': {
+      const statuses = (['failed', 'cancelled', 'discarded'] as const)
+        .filter((flag) => values[flag])
+        .map((flag): RetryableStatus => (flag === 'failed' ? 'failure' : flag));
+      if (positionals.length > 1) {
+        if (statuses.length > 0) throw new InvalidOptionError('retry takes a job id or --failed (--cancelled, --discarded), not both');
+        const jobId = onlyJobId(command, positionals);
+        return withClient(command, values['database-url'], async (client) => {
+          if (!(await retryJob(client, jobId, tables))) {
+            throw new InvalidOptionError(`no job ${jobId} is archived as failure, cancelled or discarded`);
+          }
+          process.stdout.write(`retried job ${jobId}\n`);
+        });
+      }
+      if (statuses.length === 0) {
+        throw new InvalidOptionError('retry needs a job id, or --failed, --cancelled or --discarded to retry all such jobs');
+      }
+      const since = values.since === undefined ? undefined : parseDuration('--since', values.since);
+      const filter: RetryJobsFilter = {
+        status: statuses,
+        ...(values.queue === undefined ? {} : { queue: values.queue }),
+        ...(values.type === undefined ? {} : { jobType: values.type }),
+      };
+      return withClient(command, values['database-url'], async (client) => {
+        // "Since" by the database's clock, like every other time here.
+        if (since !== undefined) {
+          const { rows } = await client.query<{ t: Date }>(`SELECT now() - $1::float8 * interval '1 millisecond' AS t`, [since]);
+          filter.finishedAfter = rows[0]!.t;
+        }
+        const count = await retryJobs(client, filter, tables);
+        const which = [
+          `archived as ${statuses.join(' or ')}`,
+          ...(values.queue === undefined ? [] : [`on queue ${JSON.stringify(values.queue)}`]),
+          ...(values.type === undefined ? [] : [`of type ${JSON.stringify(values.type)}`]),
+          ...(filter.finishedAfter ? [`finished since ${filter.finishedAfter.toISOString()}`] : []),
+        ].join(', ');
+        process.stdout.write(`retried ${count} job${count === 1 ? '' : 's'} ${which}\n`);
+      });
+    }
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
       return 1;
@@ -179,6 +254,14 @@ function printTable(header: string[], rows: string[][]): void {
   for (const row of [header, ...rows]) {
     process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
   }
+}
+
+/** The one job id after the command (`cancel <id>`, `retry <id>`). */
+function onlyJobId(command: string, positionals: readonly string[]): string {
+  if (positionals.length !== 2) {
+    throw new InvalidOptionError(`${command} takes one job id, e.g. proletarian ${command} 0190b6c2-…; got ${positionals.length - 1}`);
+  }
+  return positionals[1]!;
 }
 
 /** --database-url, else DATABASE_URL; null (and a message) when neither is set. */

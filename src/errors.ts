@@ -110,6 +110,59 @@ export class LeaseLostError extends ProletarianError {
   override name = 'LeaseLostError';
 }
 
+/**
+ * The job was cancelled by `cancelJob` while it ran: its handler's
+ * `ctx.signal` is aborted with this error. However the handler then ends,
+ * the job is archived as `cancelled` (its writes through `ctx.db` rolled back
+ * in transaction mode) and not retried.
+ */
+export class JobCancelledError extends ProletarianError {
+  override name = 'JobCancelledError';
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(`job ${jobId} was cancelled`);
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * Thrown by a handler to end its job for good: no retry, whatever the retry
+ * strategy says. The handler's writes through `ctx.db` are rolled back (in
+ * transaction mode), the job is archived as `discarded` with this error as
+ * its `last_error`, and `onFailedJob` runs.
+ */
+export class DiscardJobError extends ProletarianError {
+  override name = 'DiscardJobError';
+  constructor(reason = 'discarded by its handler', options?: { cause?: unknown }) {
+    super(reason, options);
+  }
+}
+
+// As processIn's bound: beyond it a Date would leave PostgreSQL's range.
+const MAX_SNOOZE_MS = 100 * 365.25 * 24 * 3600 * 1000;
+
+/**
+ * Thrown by a handler to put its job back for later: due again in `delayMs`
+ * milliseconds, with no attempt counted (`ctx.attempt` is the same next
+ * time). The handler's writes through `ctx.db` are rolled back (in
+ * transaction mode). A `delayMs` that is not a number from 0 to 100 years
+ * throws an {@link InvalidOptionError} instead, which fails the attempt.
+ */
+export class SnoozeJobError extends ProletarianError {
+  override name = 'SnoozeJobError';
+  readonly delayMs: number;
+  constructor(delayMs: number) {
+    if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0 || delayMs > MAX_SNOOZE_MS) {
+      throw new InvalidOptionError(
+        `SnoozeJobError: delayMs must be a number of milliseconds from 0 to ${MAX_SNOOZE_MS} (100 years); ` +
+          `got ${String(delayMs)}`,
+      );
+    }
+    super(`snoozed for ${delayMs} ms`);
+    this.delayMs = delayMs;
+  }
+}
+
 /** `ctx.db` was used after its job had finished; the connection belongs to someone else by then. */
 export class JobFinishedError extends ProletarianError {
   override name = 'JobFinishedError';

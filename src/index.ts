@@ -43,7 +43,13 @@ export { pauseQueue, resumeQueue } from './queue-state.js';
 export type { ScheduleDefinition, Schedules } from './schedules.js';
 export { listSchedules, type ScheduleInfo, type ListSchedulesOptions } from './schedule-list.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
-export { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
+export {
+  ARCHIVE_STATUSES,
+  RETRYABLE_STATUSES,
+  type ArchiveStatus,
+  type RetryableStatus,
+} from './archive-status.js';
+export { cancelJob, retryJob, retryJobs, type CancelResult, type RetryJobsFilter } from './job-control.js';
 export type { TableOptions } from './tables.js';
 export type { DbClient, KyselyDb, DrizzleDb, KnexDb, PostgresJsDb, PrismaDb } from './db/shapes.js';
 export type {
@@ -69,4 +75,7 @@ export {
   JobTimeoutError,
   AbandonedJobError,
   LeaseLostError,
+  JobCancelledError,
+  DiscardJobError,
+  SnoozeJobError,
 } from './errors.js';

@@ -31,6 +31,12 @@ export const LOG_EVENTS = {
    * Data: `error`.
    */
   'job-failed': 'error',
+  /** The handler threw a `DiscardJobError`; the job was archived as `discarded`, not retried. Data: `error`. */
+  'job-discarded': 'warn',
+  /** The handler threw a `SnoozeJobError`; the job is due again in `delayMs`, no attempt counted. Data: `delayMs`. */
+  'job-snoozed': 'debug',
+  /** `cancelJob` asked for this claimed job; it was archived as `cancelled`, its writes rolled back, not retried. */
+  'job-cancelled': 'info',
   /** `onFailedJob` threw; its writes were undone, the job stays archived as failed. Data: `error`. */
   'failed-job-hook-error': 'error',
   /** The retry strategy threw or returned something malformed; the job is treated as not retryable. Data: `error`. */

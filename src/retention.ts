@@ -23,7 +23,7 @@ export interface PruneOptions extends TableOptions {
    * `30 * 24 * 3600_000` for 30 days.
    */
   olderThan: number | Date;
-  /** Delete only jobs archived with this status. @defaultValue both `'success'` and `'failure'` */
+  /** Delete only jobs archived with this status. @defaultValue every status */
   status?: ArchiveStatus;
   /** Rows deleted per statement, each statement its own short transaction. @defaultValue `1000` */
   batchSize?: number;
@@ -134,7 +134,7 @@ function resolvePruneOptions(options: PruneOptions): ResolvedPruneOptions {
     tables: resolveTables(options),
     olderThan: olderThan(options.olderThan),
     statuses:
-      status === undefined ? ARCHIVE_STATUSES : [oneOf('status', status, ARCHIVE_STATUSES, 'or left out for both')],
+      status === undefined ? ARCHIVE_STATUSES : [oneOf('status', status, ARCHIVE_STATUSES, 'or left out for all')],
     batchSize: wholeNumber('batchSize', options.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE, 1),
     maxBatches:
       maxBatches === undefined || maxBatches === Infinity

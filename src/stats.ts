@@ -17,6 +17,8 @@ export interface JobTypeStats {
   leased: number;
   /** Jobs that have failed at least once and are waiting for another attempt. */
   retrying: number;
+  /** Running jobs that `cancelJob` asked to cancel, until their worker archives them as `cancelled`. */
+  cancelling: number;
   /** `processAt` of the longest-waiting due job: how far behind the workers are. */
   oldestDueAt: Date | null;
   /** Whether the queue is paused (`pauseQueue`): its workers claim none of its jobs until it is resumed. */
@@ -48,6 +50,7 @@ export async function queueStats(db: DbClient, options: TableOptions = {}): Prom
     scheduled: row.scheduled,
     leased: row.leased,
     retrying: row.retrying,
+    cancelling: row.cancelling,
     oldestDueAt: row.oldest_due_at === null ? null : new Date(row.oldest_due_at),
     paused: row.paused,
   }));

@@ -29,6 +29,8 @@ export interface Tables {
   readonly schedules: string;
   /** Per queue, whether it is paused. */
   readonly queueStates: string;
+  /** Requests to cancel jobs that were running when `cancelJob` was called. */
+  readonly cancelRequests: string;
   /** Prefix for index and constraint names, so two installations in one schema don't collide. */
   readonly jobTableName: string;
   readonly archivedJobTableName: string;
@@ -68,7 +70,7 @@ export function resolveTables(options: TableOptions = {}): Tables {
     if (jobTableName === archivedJobTableName) {
       throw new InvalidOptionError(`jobTable and archivedJobTable must differ; both are "${jobTableName}"`);
     }
-    for (const table of ['migrations', 'lost_transactions', 'schedules', 'queue_states']) {
+    for (const table of ['migrations', 'lost_transactions', 'schedules', 'queue_states', 'cancel_requests']) {
       if (archivedJobTableName === `${jobTableName}_${table}`) {
         throw new InvalidOptionError(
           `archivedJobTable "${archivedJobTableName}" is taken by the ${table.replaceAll('_', ' ')} table of jobTable "${jobTableName}"`,
@@ -85,6 +87,7 @@ export function resolveTables(options: TableOptions = {}): Tables {
       lostTransactions: `${schema}.${quote(`${jobTableName}_lost_transactions`)}`,
       schedules: `${schema}.${quote(`${jobTableName}_schedules`)}`,
       queueStates: `${schema}.${quote(`${jobTableName}_queue_states`)}`,
+      cancelRequests: `${schema}.${quote(`${jobTableName}_cancel_requests`)}`,
       jobTableName,
       archivedJobTableName,
     };

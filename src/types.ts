@@ -74,13 +74,21 @@ export interface JobDb {
 export interface JobContext<T extends string = string> extends JobInfo<T> {
   /** The job's transaction; see {@link JobDb}. */
   readonly db: JobDb;
-  /** Aborted when the worker is stopping; long handlers should give up soon after. */
+  /**
+   * Aborted when the worker is stopping, when the job's timeout runs out, or
+   * (with a `JobCancelledError`) when `cancelJob` cancels the job; long
+   * handlers should give up soon after.
+   */
   readonly signal: AbortSignal;
   /** Logs through the worker's logger, with the job's context merged in. */
   readonly log: (message: string, data?: LogData) => void;
 }
 
-/** A job handler: resolve to succeed, throw (or reject) to fail the attempt. */
+/**
+ * A job handler: resolve to succeed, throw (or reject) to fail the attempt.
+ * Throw a `DiscardJobError` to end the job for good, a `SnoozeJobError` to
+ * put it back for later without counting an attempt.
+ */
 export type JobHandler<T extends string = string> = (
   payload: PayloadOf<T>,
   ctx: JobContext<T>,

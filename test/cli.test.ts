@@ -61,7 +61,7 @@ describe('the proletarian CLI', () => {
     const all = Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1).join(', ');
     assert.equal(first.stdout, `migrated from version 0 to ${LATEST_SCHEMA_VERSION} (applied ${all})\n`);
     assert.equal(first.stderr, '');
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
 
     const second = await run(['migrate', '--schema', schema]);
     assert.equal(second.code, 0, second.stderr);
@@ -75,7 +75,7 @@ describe('the proletarian CLI', () => {
       envWithoutDatabase(),
     );
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(await tablesOf(schema), ['done', 'work', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['done', 'work', 'work_cancel_requests', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules']);
   });
 
   it('migrate without DATABASE_URL exits 1 with a clear message', async () => {
@@ -137,9 +137,9 @@ describe('the proletarian CLI', () => {
     const result = await run(['stats', '--schema', schema]);
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
-    assert.deepEqual(lines[0], ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'oldest due', 'paused']);
-    assert.deepEqual(lines[1]?.slice(0, 6), ['default', 'email', '2', '1', '0', '0']);
-    assert.deepEqual(lines[2]?.slice(0, 6), ['slow', 'export', '1', '0', '0', '0']);
+    assert.deepEqual(lines[0], ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'cancelling', 'oldest due', 'paused']);
+    assert.deepEqual(lines[1]?.slice(0, 7), ['default', 'email', '2', '1', '0', '0', '0']);
+    assert.deepEqual(lines[2]?.slice(0, 7), ['slow', 'export', '1', '0', '0', '0', '0']);
     assert.equal(lines.length, 3);
   });
 
@@ -293,7 +293,7 @@ describe('the proletarian CLI', () => {
       [['--older-than', '30x'], /--older-than must be a whole number with a unit, d \(days\).*"30x"/],
       [['--older-than=-5d'], /--older-than must be .*"-5d"/],
       [['--older-than', '1.5h'], /--older-than must be/],
-      [['--older-than', '30d', '--status', 'maybe'], /--status must be success or failure; got "maybe"/],
+      [['--older-than', '30d', '--status', 'maybe'], /--status must be success or failure or cancelled or discarded; got "maybe"/],
       [['--older-than', '30d', '--batch-size', '0'], /--batch-size must be a whole number ≥ 1; got "0"/],
       [['--older-than', '30d', '--max-batches', 'all'], /--max-batches must be a whole number ≥ 1; got "all"/],
     ] as const) {
@@ -377,6 +377,88 @@ describe('the proletarian CLI', () => {
     const bad = await run(['schedules', '--schema', schema, '--next', 'all']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--next must be a whole number ≥ 1; got "all"/);
+  });
+
+  it('cancel cancels a waiting job, and says when a job is running, finished or unknown', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    const [waiting, running] = await enqueueMany(
+      pool,
+      [
+        { jobType: 'email', payload: 1 },
+        { jobType: 'email', payload: 2 },
+      ],
+      { schema },
+    );
+    const cancelled = await run(['cancel', waiting!, '--schema', schema]);
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    assert.equal(cancelled.stdout, `cancelled job ${waiting}\n`);
+    assert.equal((await run(['cancel', waiting!, '--schema', schema])).stdout, `job ${waiting} has already finished; nothing to cancel\n`);
+
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${schema}".job WHERE job_id = $1 FOR UPDATE`, [running]);
+      const asked = await run(['cancel', running!, '--schema', schema]);
+      assert.equal(asked.code, 0, asked.stderr);
+      assert.equal(asked.stdout, `job ${running} is running: its worker was asked to cancel it\n`);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+
+    const unknown = await run(['cancel', '01890000-0000-7000-8000-000000000000', '--schema', schema]);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, 'proletarian: no job 01890000-0000-7000-8000-000000000000\n');
+    const bad = await run(['cancel', 'nope', '--schema', schema]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /jobId must be a job id .*"nope"/);
+    assert.match((await run(['cancel', '--schema', schema])).stderr, /cancel takes one job id/);
+  });
+
+  it('retry puts one job back, or every failed one, narrowed by --queue and --type, and says how many', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    const archive = (status: string, queue: string, jobType: string) =>
+      pool
+        .query<{ job_id: string }>(
+          `INSERT INTO "${schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status)
+           VALUES (gen_random_uuid(), $1, $2, '{}', 1, now(), now(), $3) RETURNING job_id`,
+          [queue, jobType, status],
+        )
+        .then((result) => result.rows[0]!.job_id);
+    const one = await archive('cancelled', 'default', 'email');
+    await archive('failure', 'default', 'email');
+    await archive('failure', 'default', 'email');
+    await archive('failure', 'default', 'export');
+    await archive('failure', 'slow', 'email');
+    await archive('success', 'default', 'email');
+
+    const single = await run(['retry', one, '--schema', schema]);
+    assert.equal(single.code, 0, single.stderr);
+    assert.equal(single.stdout, `retried job ${one}\n`);
+    const again = await run(['retry', one, '--schema', schema]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no job .* is archived as failure, cancelled or discarded/);
+
+    const narrowed = await run(['retry', '--failed', '--queue', 'default', '--type', 'email', '--schema', schema]);
+    assert.equal(narrowed.code, 0, narrowed.stderr);
+    assert.equal(narrowed.stdout, 'retried 2 jobs archived as failure, on queue "default", of type "email"\n');
+    const rest = await run(['retry', '--failed', '--since', '1h', '--schema', schema]);
+    assert.match(rest.stdout, /^retried 2 jobs archived as failure, finished since \S+\n$/);
+    assert.equal((await run(['retry', '--failed', '--schema', schema])).stdout, 'retried 0 jobs archived as failure\n');
+    const queued = await pool.query(`SELECT 1 FROM "${schema}".job`);
+    assert.equal(queued.rowCount, 5);
+
+    for (const [args, message] of [
+      [[], /retry needs a job id, or --failed, --cancelled or --discarded/],
+      [[one, '--failed'], /retry takes a job id or --failed/],
+      [['--failed', '--since', 'soon'], /--since must be a whole number with a unit/],
+    ] as const) {
+      const result = await run(['retry', ...args, '--schema', schema]);
+      assert.equal(result.code, 1, args.join(' '));
+      assert.match(result.stderr, message);
+    }
   });
 
   it('schema prints the SQL of schemaSql(), without touching a database', async () => {

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import {
+  ARCHIVE_STATUSES,
   createWorker,
   enqueue,
   LATEST_SCHEMA_VERSION,
@@ -53,11 +54,11 @@ describe('migrate', () => {
       toVersion: LATEST_SCHEMA_VERSION,
       applied: allVersions,
     });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
 
     const second = await migrate(pool, { schema });
     assert.deepEqual(second, { fromVersion: LATEST_SCHEMA_VERSION, toVersion: LATEST_SCHEMA_VERSION, applied: [] });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
   });
 
   it('installs into a schema that already exists (empty)', async () => {
@@ -65,7 +66,7 @@ describe('migrate', () => {
     await pool.query(`CREATE SCHEMA "${schema}"`);
     const result = await migrate(pool, { schema });
     assert.equal(result.fromVersion, 0);
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
   });
 
   it('records every applied version in the bookkeeping table', async () => {
@@ -188,6 +189,7 @@ describe('migrate', () => {
     assert.deepEqual(await tablesOf(schema), [
       'archived_job',
       'job',
+      'job_cancel_requests',
       'job_lost_transactions',
       'job_migrations',
       'job_queue_states',
@@ -221,6 +223,42 @@ describe('migrate', () => {
     assert.deepEqual(rows, [{ status: 'success', trace_context: null }]);
   });
 
+  it('upgrades to cancel and discard: the archive takes exactly ARCHIVE_STATUSES, its rows kept unvalidated', async () => {
+    // Found by name: versions are renumbered as migrations are added.
+    const version = Number(/-- Migration (\d+): cancel and discard/.exec(schemaSql())?.[1]);
+    assert.ok(version > 1);
+    const schema = freshSchema();
+    await installSchemaVersion(pool, { schema }, version - 1);
+    const archive = (status: string) =>
+      pool.query(
+        `INSERT INTO "${schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status)
+         VALUES (gen_random_uuid(), 'default', 'archived', '{}', 1, now(), now(), $1)`,
+        [status],
+      );
+    await archive('failure');
+    await assert.rejects(archive('cancelled'), { code: '23514' }, 'the old check refuses the new statuses');
+
+    const result = await migrate(pool, { schema });
+    assert.ok(result.applied.includes(version));
+    for (const status of ARCHIVE_STATUSES) await archive(status);
+    await assert.rejects(archive('maybe'), { code: '23514' });
+    assert.equal(await count(`"${schema}".archived_job`), 1 + ARCHIVE_STATUSES.length);
+    const { rows } = await pool.query<{ convalidated: boolean }>(
+      `SELECT convalidated FROM pg_constraint WHERE conname = 'archived_job_status_check' AND connamespace = $1::regnamespace`,
+      [schema],
+    );
+    assert.deepEqual(rows, [{ convalidated: false }], 'added without scanning the archive');
+    assert.deepEqual(await tablesOf(schema), [
+      'archived_job',
+      'job',
+      'job_cancel_requests',
+      'job_lost_transactions',
+      'job_migrations',
+      'job_queue_states',
+      'job_schedules',
+    ]);
+  });
+
   it('8 concurrent calls on a fresh schema: all succeed, exactly one applies', async () => {
     const schema = freshSchema();
     // Each call through its own connection: 4 pools and 4 plain clients.
@@ -242,7 +280,7 @@ describe('migrate', () => {
     } finally {
       await Promise.all([...pools.map((p) => p.end()), ...clients.map((c) => c.end())]);
     }
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
     assert.equal(await count(`"${schema}".job_migrations`), LATEST_SCHEMA_VERSION);
   });
 
@@ -272,11 +310,13 @@ describe('migrate', () => {
       'done_a',
       'done_b',
       'jobs_a',
+      'jobs_a_cancel_requests',
       'jobs_a_lost_transactions',
       'jobs_a_migrations',
       'jobs_a_queue_states',
       'jobs_a_schedules',
       'jobs_b',
+      'jobs_b_cancel_requests',
       'jobs_b_lost_transactions',
       'jobs_b_migrations',
       'jobs_b_queue_states',
@@ -316,14 +356,14 @@ describe('migrate', () => {
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
-      assert.equal((await tablesOf(schema)).length, 24);
+      assert.equal((await tablesOf(schema)).length, 28);
     },
   );
 
   it('with custom table names, leaves the default names alone', async () => {
     const schema = freshSchema();
     await migrate(pool, { schema, jobTable: 'work', archivedJobTable: 'work_done' });
-    assert.deepEqual(await tablesOf(schema), ['work', 'work_done', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['work', 'work_cancel_requests', 'work_done', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules']);
     await assert.rejects(enqueue(pool, 'x', {}, { schema }), SchemaNotReadyError);
   });
 

@@ -27,7 +27,7 @@ describe('wake-ups by LISTEN/NOTIFY', () => {
   /** Listening connections of workers, not counting the test's own. */
   const countWorkerListeners = async () => {
     const ownPid = (await listener.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const rows = await db.rows(`SELECT pid FROM pg_stat_activity WHERE query = $1 AND pid <> $2`, [
+    const rows = await db.rows(`SELECT pid FROM pg_stat_activity WHERE starts_with(query, $1) AND pid <> $2`, [
       `LISTEN ${notifyChannel(db.tables)}`,
       ownPid,
     ]);
@@ -146,7 +146,8 @@ describe('wake-ups by LISTEN/NOTIFY', () => {
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
       const listenerPid = (await listener.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1 AND pid <> $2`, [
+      // The worker's listener runs LISTEN on this channel first (then on the cancel channel).
+      await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE starts_with(query, $1) AND pid <> $2`, [
         `LISTEN ${notifyChannel(db.tables)}`,
         listenerPid,
       ]);

@@ -330,7 +330,7 @@ describe('prune', () => {
       [{ olderThan: 2000 * 365 * DAY }, /olderThan must be .*1000 years/],
       [{ olderThan: '30d' }, /olderThan must be .*got 30d/],
       [{ olderThan: new Date('not a date') }, /olderThan must be a valid Date/],
-      [{ olderThan: DAY, status: 'done' }, /status must be 'success' or 'failure'.*got done/],
+      [{ olderThan: DAY, status: 'done' }, /status must be 'success', 'failure', 'cancelled' or 'discarded' \(or left out for all\); got done/],
       [{ olderThan: DAY, batchSize: 0 }, /batchSize must be a whole number ≥ 1; got 0/],
       [{ olderThan: DAY, batchSize: 2.5 }, /batchSize must be a whole number ≥ 1; got 2.5/],
       [{ olderThan: DAY, batchSize: '10' }, /batchSize must be/],

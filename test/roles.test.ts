@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import {
+  cancelJob,
   createWorker,
   enqueue,
   enqueueMany,
@@ -13,6 +14,7 @@ import {
   pauseQueue,
   prune,
   resumeQueue,
+  retryJob,
   silentLogger,
 } from 'proletarian';
 import { createTestDatabase, databaseUrl, waitFor, type TestDatabase, tablesIn } from './helpers/database.js';
@@ -86,8 +88,8 @@ describe('database/roles.sql: a least-privilege role', () => {
       .join('\n');
     const schemaUses = sql.match(/SCHEMA proletarian\b|\bproletarian\./g) ?? [];
     const all = sql.match(/\bproletarian\b/g) ?? [];
-    assert.equal(schemaUses.length, 7, 'USAGE on the schema and six tables');
-    assert.equal(all.length - schemaUses.length, 9, 'the role: pg_roles check, CREATE ROLE, seven grantees');
+    assert.equal(schemaUses.length, 8, 'USAGE on the schema and seven tables');
+    assert.equal(all.length - schemaUses.length, 10, 'the role: pg_roles check, CREATE ROLE, eight grantees');
   });
 
   it('creates a role that cannot log in, and running the script again changes nothing', async () => {
@@ -109,6 +111,10 @@ describe('database/roles.sql: a least-privilege role', () => {
       { table_name: 'job', privilege_type: 'INSERT' },
       { table_name: 'job', privilege_type: 'SELECT' },
       { table_name: 'job', privilege_type: 'UPDATE' },
+      { table_name: 'job_cancel_requests', privilege_type: 'DELETE' },
+      { table_name: 'job_cancel_requests', privilege_type: 'INSERT' },
+      { table_name: 'job_cancel_requests', privilege_type: 'SELECT' },
+      { table_name: 'job_cancel_requests', privilege_type: 'UPDATE' },
       { table_name: 'job_lost_transactions', privilege_type: 'DELETE' },
       { table_name: 'job_lost_transactions', privilege_type: 'INSERT' },
       { table_name: 'job_lost_transactions', privilege_type: 'SELECT' },
@@ -239,13 +245,34 @@ describe('database/roles.sql: a least-privilege role', () => {
     });
   });
 
+  it('can cancel jobs, waiting or running, but cannot retry archived ones (42501 permission denied)', async () => {
+    const tables = db.tables;
+    const waiting = await enqueue(asRole(), 'as-role', {}, { ...tables, queue: 'role-cancel' });
+    assert.equal(await cancelJob(asRole(), waiting, tables), 'cancelled');
+    const running = await enqueue(asRole(), 'as-role', {}, { ...tables, queue: 'role-cancel' });
+    const holder = await db.pool.connect();
+    try {
+      // Held as a batch holds its jobs.
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${db.schema}".job WHERE job_id = $1 FOR UPDATE`, [running]);
+      assert.equal(await cancelJob(asRole(), running, tables), 'cancelling');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    await assert.rejects(retryJob(asRole(), waiting, tables), (error: Error) => {
+      assert.equal((error as { code?: string }).code, '42501');
+      return true;
+    });
+  });
+
   it('the tables are intact after all those attempts', async () => {
     assert.deepEqual(
       await tablesIn(db.pool, db.schema),
-      ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules'],
+      ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules'],
     );
     const archived = await db.rows(`SELECT count(*)::int AS n FROM "${db.schema}".archived_job`);
-    assert.deepEqual(archived, [{ n: 3 }]);
+    assert.deepEqual(archived, [{ n: 4 }]);
   });
 
   it(

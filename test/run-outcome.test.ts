@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { AbandonedJobError, type RetryPolicy } from 'proletarian';
+import { AbandonedJobError, DiscardJobError, JobCancelledError, SnoozeJobError, type RetryPolicy } from 'proletarian';
 
 // What becomes of a job after a run, decided in one place for both modes.
 // Pure, so tested without a database. Internal, so loaded from the build;
@@ -12,8 +12,9 @@ describe('the outcome of a run', () => {
   let decideRunOutcome: OutcomeModule['decideRunOutcome'];
   let failedForGood: OutcomeModule['failedForGood'];
   let SUCCEEDED: OutcomeModule['SUCCEEDED'];
+  let mustLookForCancel: OutcomeModule['mustLookForCancel'];
   before(async () => {
-    ({ decideRunOutcome, failedForGood, SUCCEEDED } = (await import(
+    ({ decideRunOutcome, failedForGood, SUCCEEDED, mustLookForCancel } = (await import(
       new URL('../../dist/worker/run-outcome.js', import.meta.url).href
     )) as OutcomeModule);
   });
@@ -22,11 +23,11 @@ describe('the outcome of a run', () => {
   const errorData = { error: { name: 'Error', message: 'boom', stack: error.stack } };
 
   /** A failed run whose strategy answers `policy`, counting how often it was asked. */
-  function failed(options: { attempt?: number; stopping?: boolean; policy?: RetryPolicy | null } = {}) {
+  function failed(options: { attempt?: number; stopping?: boolean; policy?: RetryPolicy | null; error?: Error } = {}) {
     const asked: number[] = [];
     const run: FailedRun = {
       kind: 'failed',
-      error,
+      error: options.error ?? error,
       attempt: options.attempt ?? 1,
       stopping: options.stopping ?? false,
       retryPolicy: () => {
@@ -142,11 +143,70 @@ describe('the outcome of a run', () => {
       decideRunOutcome({ kind: 'undecodable', error }),
       decideRunOutcome({ kind: 'abandoned', abandonedRuns: 1, maxAbandonedRuns: 3 }),
       decideRunOutcome({ kind: 'abandoned', abandonedRuns: 3, maxAbandonedRuns: 3 }),
+      decideRunOutcome(failed({ error: new SnoozeJobError(10) }).run),
+      decideRunOutcome(failed({ error: new DiscardJobError() }).run),
+      decideRunOutcome({ kind: 'cancelled', reason: new JobCancelledError('j'), writesKept: false }),
     ];
     assert.deepEqual(
       outcomes.map((outcome) => outcome.kind),
-      ['success', 'retry', 'failure', 'interrupted', 'failure', 'recovered', 'set-aside'],
+      ['success', 'retry', 'failure', 'interrupted', 'failure', 'recovered', 'set-aside', 'snooze', 'discarded', 'cancelled'],
     );
     for (const outcome of outcomes) assert.ok(outcome.event in LOG_EVENTS, outcome.event);
+  });
+
+  it('a DiscardJobError: discarded for good, with retries left, and the strategy is not asked', () => {
+    const discard = new DiscardJobError('the account is gone');
+    const { run, asked } = failed({ error: discard, attempt: 1 });
+    const outcome = decideRunOutcome(run);
+    assert.deepEqual(outcome, {
+      kind: 'discarded',
+      error: discard,
+      event: 'job-discarded',
+      data: { error: { name: 'DiscardJobError', message: 'the account is gone', stack: discard.stack } },
+    });
+    assert.equal(asked.length, 0);
+    assert.equal(failedForGood(outcome), true, 'onFailedJob runs');
+    assert.equal(decideRunOutcome(failed({ error: discard, stopping: true }).run).kind, 'discarded', 'also while stopping');
+  });
+
+  it('a SnoozeJobError: snoozed for its delay, no attempt used, and the strategy is not asked', () => {
+    const { run, asked } = failed({ error: new SnoozeJobError(1_500), attempt: 6, policy: null });
+    const outcome = decideRunOutcome(run);
+    assert.deepEqual(outcome, { kind: 'snooze', delayMs: 1_500, event: 'job-snoozed', data: { delayMs: 1_500 } });
+    assert.equal(asked.length, 0);
+    assert.equal(failedForGood(outcome), false);
+    assert.equal(decideRunOutcome(failed({ error: new SnoozeJobError(0), stopping: true }).run).kind, 'snooze');
+  });
+
+  it('a SnoozeJobError with a delay that is not a number of milliseconds cannot be made', () => {
+    for (const bad of [-1, Number.NaN, Infinity, 4e12, '5' as unknown as number]) {
+      assert.throws(() => new SnoozeJobError(bad), { name: 'InvalidOptionError', message: /SnoozeJobError: delayMs must be/ });
+    }
+  });
+
+  it('a cancelled run: cancelled, unless the writes of a success already stand', () => {
+    const reason = new JobCancelledError('0190');
+    const outcome = decideRunOutcome({ kind: 'cancelled', reason, writesKept: false });
+    assert.deepEqual(outcome, { kind: 'cancelled', reason, event: 'job-cancelled', data: {} });
+    assert.equal(failedForGood(outcome), false, 'no onFailedJob: the app asked for it');
+    assert.equal(decideRunOutcome({ kind: 'cancelled', reason, writesKept: true }).kind, 'success', 'too late');
+  });
+
+  it('looks for unheard cancel requests before anything but a success heard for throughout', () => {
+    const cancelled = decideRunOutcome({ kind: 'cancelled', reason: new JobCancelledError('x'), writesKept: false });
+    const others = [
+      decideRunOutcome(failed().run),
+      decideRunOutcome(failed({ attempt: 9 }).run),
+      decideRunOutcome(failed({ stopping: true }).run),
+      decideRunOutcome(failed({ error: new SnoozeJobError(5) }).run),
+      decideRunOutcome(failed({ error: new DiscardJobError() }).run),
+    ];
+    assert.equal(mustLookForCancel(decideRunOutcome(SUCCEEDED), true), false);
+    assert.equal(mustLookForCancel(decideRunOutcome(SUCCEEDED), false), true);
+    for (const outcome of others) {
+      assert.equal(mustLookForCancel(outcome, true), true, outcome.kind);
+      assert.equal(mustLookForCancel(outcome, false), true, outcome.kind);
+    }
+    assert.equal(mustLookForCancel(cancelled, false), false, 'already cancelled');
   });
 });

@@ -111,11 +111,12 @@ describe('database/proletarian-schema.sql', () => {
     await pool.query(inSchema(readSchemaFile().body, viaFile));
 
     const expected = await catalog(pool, viaMigrate);
-    assert.deepEqual(expected.tables, ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(expected.tables, ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
     assert.ok(expected.columns.length > 10 && expected.constraints.length >= 4);
     assert.deepEqual(expected.indexes.map((i) => i.split(':')[0]).sort(), [
       'archived_job_finished_at_idx',
       'archived_job_pkey',
+      'job_cancel_requests_pkey',
       'job_claim_order_idx',
       'job_lost_reported_idx',
       'job_lost_transactions_pkey',

@@ -50,9 +50,9 @@ describe('queueStats', () => {
     assert.deepEqual(
       stats.map(({ oldestDueAt, ...counts }) => counts),
       [
-        { queue: 'default', jobType: 'email', due: 2, scheduled: 1, leased: 0, retrying: 0, paused: false },
-        { queue: 'slow', jobType: 'export', due: 1, scheduled: 0, leased: 0, retrying: 0, paused: false },
-        { queue: 'slow', jobType: 'flaky', due: 0, scheduled: 1, leased: 0, retrying: 1, paused: false },
+        { queue: 'default', jobType: 'email', due: 2, scheduled: 1, leased: 0, retrying: 0, cancelling: 0, paused: false },
+        { queue: 'slow', jobType: 'export', due: 1, scheduled: 0, leased: 0, retrying: 0, cancelling: 0, paused: false },
+        { queue: 'slow', jobType: 'flaky', due: 0, scheduled: 1, leased: 0, retrying: 1, cancelling: 0, paused: false },
       ],
     );
     const oldest = stats[0]!.oldestDueAt!;

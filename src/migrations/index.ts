@@ -6,6 +6,7 @@ import { lostConnections } from './004-lost-connections.js';
 import { prioritiesAndUniqueKeys } from './005-priorities-and-unique-keys.js';
 import { schedulesAndPause } from './006-schedules-and-pause.js';
 import { traceContext } from './007-trace-context.js';
+import { cancelAndDiscard } from './008-cancel-and-discard.js';
 
 /** One step of the schema's history. Never edit a released one: add the next. */
 export interface Migration {
@@ -23,6 +24,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'priorities and unique keys', sql: prioritiesAndUniqueKeys },
   { version: 6, name: 'schedules and paused queues', sql: schedulesAndPause },
   { version: 7, name: 'trace context', sql: traceContext },
+  { version: 8, name: 'cancel and discard', sql: cancelAndDiscard },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

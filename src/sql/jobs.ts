@@ -72,9 +72,11 @@ export interface KeyHolder {
 
 /** How a claimed job's run ended, as recorded by {@link completeJobs}. */
 export type Completion =
-  | { jobId: string; status: Extract<ArchiveStatus, 'success'> }
-  | { jobId: string; status: Extract<ArchiveStatus, 'failure'>; error: StoredError }
+  | { jobId: string; status: Extract<ArchiveStatus, 'success' | 'cancelled'> }
+  | { jobId: string; status: Extract<ArchiveStatus, 'failure' | 'discarded'>; error: StoredError }
   | { jobId: string; status: 'retry'; delayMs: number; error: StoredError }
+  /** Due again after `delayMs`, no attempt counted, `last_error` unchanged: its handler snoozed it. */
+  | { jobId: string; status: 'snooze'; delayMs: number }
   /**
    * Not run: its last claim (transaction `abortedClaim`) died, with its
    * worker or only with its connection; the job keeps that claim for a later
@@ -152,6 +154,18 @@ function statements(t: Tables, traced = false): JobStatements {
         FROM outcome AS o
         WHERE o.status = 'retry' AND j.job_id = o.job_id
         RETURNING j.job_id
+      ), snoozed AS (
+        UPDATE ${t.job} AS j
+        SET process_at = clock_timestamp() + o.delay_ms * interval '1 millisecond',
+            aborted_claim = NULL
+        FROM outcome AS o
+        WHERE o.status = 'snooze' AND j.job_id = o.job_id
+        RETURNING j.job_id
+      ), withdrawn AS (
+        -- A cancelled job's requests are answered.
+        DELETE FROM ${t.cancelRequests} AS r
+        USING outcome AS o
+        WHERE o.status = 'cancelled' AND r.job_id = o.job_id
       ), claim_died AS (
         -- Not run in this batch: its last claim died.
         UPDATE ${t.job} AS j
@@ -387,7 +401,7 @@ function completionStatement(t: Tables, completions: readonly Completion[]): pg.
   for (const completion of completions) {
     ids.push(completion.jobId);
     statuses.push(completion.status);
-    delays.push(completion.status === 'retry' || completion.status === 'claim-died' ? completion.delayMs : null);
+    delays.push('delayMs' in completion ? completion.delayMs : null);
     errors.push('error' in completion ? storedErrorJson(completion.error) : null);
     abortedClaims.push(completion.status === 'claim-died' ? completion.abortedClaim : null);
     crashes.push(completion.status === 'claim-died' ? completion.crashes : 0);

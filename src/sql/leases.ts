@@ -9,14 +9,26 @@ import { ARCHIVED_COLUMNS, archivedValues, storedErrorJson, type StoredError } f
 // by `locked_by`, so a holder whose lease ran out (and was taken over)
 // changes nothing.
 
-/** Extends a lease; false when it is no longer ours. */
-export async function renewLease(db: Queryable, t: Tables, jobId: string, holder: string, leaseMs: number): Promise<boolean> {
-  const result = await db.query(
+/**
+ * Extends a lease: `'lost'` when it is no longer ours, `'cancel-requested'`
+ * when someone asked to cancel the job (heard this way even by a worker that
+ * does not listen for the requests).
+ */
+export async function renewLease(
+  db: Queryable,
+  t: Tables,
+  jobId: string,
+  holder: string,
+  leaseMs: number,
+): Promise<'renewed' | 'lost' | 'cancel-requested'> {
+  const { rows } = await db.query<{ cancel_requested: boolean }>(
     `UPDATE ${t.job} SET process_at = clock_timestamp() + $3::float8 * interval '1 millisecond'
-     WHERE job_id = $1 AND locked_by = $2`,
+     WHERE job_id = $1 AND locked_by = $2
+     RETURNING EXISTS (SELECT 1 FROM ${t.cancelRequests} WHERE job_id = $1) AS cancel_requested`,
     [jobId, holder, leaseMs],
   );
-  return result.rowCount === 1;
+  const row = rows[0];
+  return !row ? 'lost' : row.cancel_requested ? 'cancel-requested' : 'renewed';
 }
 
 // A change enqueued with `onConflict: 'replace'` while the job ran waits in
@@ -81,6 +93,25 @@ export async function retryLeasedJob(
          ${withReplacement({ process_at: `clock_timestamp() + $3::float8 * interval '1 millisecond'` })}
      WHERE job_id = $1 AND locked_by = $2`,
     [jobId, holder, delayMs, storedErrorJson(error)],
+  );
+  return result.rowCount === 1;
+}
+
+/**
+ * Ends a leased job's run without counting an attempt: due again after
+ * `delayMs` (its handler snoozed it); false when the lease was lost.
+ */
+export async function snoozeLeasedJob(
+  db: Queryable,
+  t: Tables,
+  jobId: string,
+  holder: string,
+  delayMs: number,
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE ${t.job} SET locked_by = NULL, process_at = clock_timestamp() + $3::float8 * interval '1 millisecond'
+     WHERE job_id = $1 AND locked_by = $2`,
+    [jobId, holder, delayMs],
   );
   return result.rowCount === 1;
 }

@@ -11,6 +11,7 @@ export interface JobCountsRow {
   scheduled: number;
   leased: number;
   retrying: number;
+  cancelling: number;
   /** Milliseconds since the epoch: a number from every driver, where a timestamp may come back as text (Drizzle). */
   oldest_due_at: number | null;
   paused: boolean;
@@ -23,6 +24,7 @@ export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[
             count(*) FILTER (WHERE process_at > now() AND locked_by IS NULL)::int AS scheduled,
             count(*) FILTER (WHERE process_at > now() AND locked_by IS NOT NULL)::int AS leased,
             count(*) FILTER (WHERE attempts > 0)::int AS retrying,
+            count(*) FILTER (WHERE job_id IN (SELECT job_id FROM ${t.cancelRequests}))::int AS cancelling,
             (extract(epoch FROM min(process_at) FILTER (WHERE process_at <= now())) * 1000)::float8 AS oldest_due_at,
             EXISTS (SELECT FROM ${t.queueStates} AS s WHERE s.queue = j.queue AND s.paused) AS paused
      FROM ${t.job} AS j

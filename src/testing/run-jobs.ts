@@ -5,7 +5,7 @@ import { claimDueJobsForTest } from '../sql/testing.js';
 import { completeJobs, type Completion } from '../sql/jobs.js';
 import type { JobContext, JobInfo } from '../types.js';
 import { cancelRunningQuery } from '../worker/cancel-query.js';
-import { callHandler, jobOf, logOf, retryPolicyOf, startDeadline, type HandlerOutcome } from '../worker/handler-run.js';
+import { callHandler, jobOf, logOf, retryPolicyOf, RunSignal, type HandlerOutcome } from '../worker/handler-run.js';
 import { JobTransaction } from '../worker/job-transaction.js';
 import { resolveWorkerOptions, type ResolvedHandler, type WorkerOptions } from '../worker/options.js';
 import { completionOf } from '../worker/run-batch.js';
@@ -28,7 +28,7 @@ export interface RunJobsOptions
 }
 
 /** How one run ended, as a worker would have recorded it. */
-export type JobRunOutcome = 'succeeded' | 'failed' | 'retry-scheduled';
+export type JobRunOutcome = 'succeeded' | 'failed' | 'retry-scheduled' | 'snoozed' | 'discarded';
 
 /** One run of a job by {@link runJobs}. */
 export interface JobRun {
@@ -38,11 +38,17 @@ export interface JobRun {
   readonly payload: unknown;
   /** 1 on a job's first run, 2 on its first retry, … */
   readonly attempt: number;
-  /** `'succeeded'`: archived as a success; `'failed'`: archived as a failure; `'retry-scheduled'`: the attempt failed and the job waits for its retry. */
+  /**
+   * `'succeeded'`: archived as a success; `'failed'`: archived as a failure;
+   * `'retry-scheduled'`: the attempt failed and the job waits for its retry;
+   * `'snoozed'`: the handler threw a `SnoozeJobError` and the job waits,
+   * no attempt counted; `'discarded'`: the handler threw a
+   * `DiscardJobError` and the job is archived as discarded.
+   */
   readonly outcome: JobRunOutcome;
   /** What the handler threw, for a failed run. */
   readonly error?: Error;
-  /** For `'retry-scheduled'`: milliseconds until the retry is due. */
+  /** For `'retry-scheduled'` and `'snoozed'`: milliseconds until the job is due again. */
   readonly retryInMs?: number;
 }
 
@@ -112,7 +118,7 @@ export async function runJobs(db: TestDb, options: RunJobsOptions): Promise<JobR
 async function runOne(client: pg.ClientBase, entry: ResolvedHandler, job: JobInfo, emit: EmitLog): Promise<RunOutcome> {
   const transaction = new JobTransaction(client);
   const stop = new AbortController();
-  const deadline = startDeadline(entry.timeout, job.jobType, stop.signal);
+  const deadline = new RunSignal(job.jobId, job.jobType, entry.timeout, stop.signal);
   const ctx: JobContext = {
     ...job,
     db: transaction.db,
@@ -162,10 +168,15 @@ function runOf(job: JobInfo, outcome: RunOutcome): JobRun {
     case 'failure':
     case 'set-aside':
       return { ...base, outcome: 'failed', error: outcome.error };
+    case 'snooze':
+      return { ...base, outcome: 'snoozed', retryInMs: outcome.delayMs };
+    case 'discarded':
+      return { ...base, outcome: 'discarded', error: outcome.error };
+    case 'cancelled':
     case 'recovered':
     case 'claim-kept':
     case 'interrupted':
-      // Only a worker's crashes, lost connections and shutdowns end a run this way.
+      // Only cancelJob, a worker's crashes, lost connections and shutdowns end a run this way.
       throw new ProletarianError(`runJobs: unexpected outcome ${outcome.kind}`);
   }
 }

@@ -1,11 +1,11 @@
-import { JobTimeoutError, toError } from '../errors.js';
+import { JobCancelledError, JobTimeoutError, toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { validateRetryPolicy, type RetryPolicy, type RetryStrategy } from '../retry.js';
 import { decodeStoredPayload } from '../payload.js';
 import type { JobRow } from '../sql/jobs.js';
 import type { JobContext, JobDb, JobInfo } from '../types.js';
 import type { ResolvedHandler } from './options.js';
-import type { FailedRun, RunOutcome } from './run-outcome.js';
+import { SUCCEEDED, type CancelledRun, type FailedRun, type RunEnd, type RunOutcome } from './run-outcome.js';
 import type { WorkerRuntime } from './runtime.js';
 
 // What running a handler takes in either mode — in a batch's transaction or
@@ -42,7 +42,7 @@ export function jobOf(row: JobRow, attempt: number): { job: JobInfo; decodeError
 /** How a handler's run ended: `error` is what it threw or rejected with. */
 export type HandlerOutcome = { error?: Error | undefined };
 
-const SUCCEEDED: HandlerOutcome = Object.freeze({});
+const RETURNED: HandlerOutcome = Object.freeze({});
 
 /**
  * Calls a handler; whatever it throws comes back as an `Error`. A handler
@@ -60,9 +60,9 @@ export function callHandler(
   } catch (thrown) {
     return { error: toError(thrown) };
   }
-  if (!isThenable(returned)) return SUCCEEDED;
+  if (!isThenable(returned)) return RETURNED;
   return Promise.resolve(returned).then(
-    () => SUCCEEDED,
+    () => RETURNED,
     (thrown: unknown) => ({ error: toError(thrown) }),
   );
 }
@@ -76,38 +76,74 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /**
- * A job's time limit: `expired` settles with a {@link JobTimeoutError} when
- * it runs out, and `signal` — the handler's `ctx.signal` — aborts then, at
- * shutdown, or when `abort` is called, whichever comes first.
+ * A job's `ctx.signal` and time limit: `expired` settles with a
+ * {@link JobTimeoutError} when the limit runs out, and the signal aborts
+ * then, at shutdown, or when `abort` is called (a lost lease, a cancel
+ * request), whichever comes first. Without a time limit the signal is made
+ * only when the handler first reads it: most handlers never do, and an
+ * `AbortController` per job would cost them.
  */
-export function startDeadline(
-  timeoutMs: number | null,
-  jobType: string,
-  shutdown: AbortSignal,
-): { signal: AbortSignal; expired: Promise<JobTimeoutError> | null; abort: (reason: Error) => void; clear: () => void } {
-  const controller = new AbortController();
-  const onShutdown = () => controller.abort(shutdown.reason);
-  shutdown.addEventListener('abort', onShutdown, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  const expired =
-    timeoutMs === null
-      ? null
-      : new Promise<JobTimeoutError>((resolve) => {
-          timer = setTimeout(() => {
-            const error = new JobTimeoutError(jobType, timeoutMs);
-            controller.abort(error);
-            resolve(error);
-          }, timeoutMs);
-        });
-  return {
-    signal: controller.signal,
-    expired,
-    abort: (reason) => controller.abort(reason),
-    clear: () => {
-      clearTimeout(timer);
-      shutdown.removeEventListener('abort', onShutdown);
-    },
-  };
+export class RunSignal {
+  readonly jobId: string;
+  readonly expired: Promise<JobTimeoutError> | null;
+  readonly #shutdown: AbortSignal;
+  #controller: AbortController | null = null;
+  #signal: AbortSignal | null = null;
+  #reason: Error | null = null;
+  #unlink: (() => void) | null = null;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(jobId: string, jobType: string, timeoutMs: number | null, shutdown: AbortSignal) {
+    this.jobId = jobId;
+    this.#shutdown = shutdown;
+    if (timeoutMs === null) {
+      this.expired = null;
+      return;
+    }
+    const controller = this.#make();
+    this.expired = new Promise<JobTimeoutError>((resolve) => {
+      this.#timer = setTimeout(() => {
+        const error = new JobTimeoutError(jobType, timeoutMs);
+        controller.abort(error);
+        resolve(error);
+      }, timeoutMs);
+    });
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#signal) this.#make();
+    return this.#signal!;
+  }
+
+  abort(reason: Error): void {
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#reason ??= reason;
+  }
+
+  /** The run has ended: no timer, and nothing of it left listening to the shutdown. */
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#unlink?.();
+  }
+
+  #make(): AbortController {
+    const controller = new AbortController();
+    this.#controller = controller;
+    if (this.#reason) controller.abort(this.#reason);
+    const shutdown = this.#shutdown;
+    if (typeof AbortSignal.any === 'function') {
+      // Follows the shutdown even after the job, as the shared signal did,
+      // without a listener per job piling up on it (it holds its dependants weakly).
+      this.#signal = AbortSignal.any([controller.signal, shutdown]);
+    } else {
+      const onShutdown = () => controller.abort(shutdown.reason);
+      if (shutdown.aborted) onShutdown();
+      else shutdown.addEventListener('abort', onShutdown, { once: true });
+      this.#unlink = () => shutdown.removeEventListener('abort', onShutdown);
+      this.#signal = controller.signal;
+    }
+    return controller;
+  }
 }
 
 export function jobContext(
@@ -115,7 +151,7 @@ export function jobContext(
   job: JobInfo,
   db: JobDb,
   slot: number,
-  signal: AbortSignal = runtime.shutdown,
+  run: RunSignal | null = null,
 ): JobContext {
   // Built field by field: this runs for every job, and a spread costs more.
   return {
@@ -128,7 +164,9 @@ export function jobContext(
     processAt: job.processAt,
     priority: job.priority,
     db,
-    signal,
+    get signal() {
+      return run ? run.signal : runtime.shutdown;
+    },
     log: (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message }),
   };
 }
@@ -148,6 +186,23 @@ export function runHandler(
   const { telemetry } = runtime;
   if (telemetry === null) return callHandler(entry, job, ctx);
   return telemetry.run(job, row.trace_context ?? null, slot, () => callHandler(entry, job, ctx));
+}
+
+/** How a run ended whose handler threw `error`, or returned when there is none, or that was cancelled meanwhile. */
+export function runEndOf(
+  runtime: WorkerRuntime,
+  entry: ResolvedHandler,
+  job: JobInfo,
+  error: Error | undefined,
+  slot: number,
+): RunEnd {
+  if (runtime.cancels.requested(slot, job.jobId)) return cancelledRun(job.jobId, false);
+  return error ? failedRun(runtime, entry, job, error, slot) : SUCCEEDED;
+}
+
+/** A run `cancelJob` asked for; see {@link CancelledRun}. */
+export function cancelledRun(jobId: string, writesKept: boolean): CancelledRun {
+  return { kind: 'cancelled', reason: new JobCancelledError(jobId), writesKept };
 }
 
 /** How `job`'s run failed with `error`, for the decision of its outcome (`decideRunOutcome`). */

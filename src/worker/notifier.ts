@@ -3,64 +3,79 @@ import { toError } from '../errors.js';
 import { errorData, type EmitLog } from '../log.js';
 import { MIN_PRIORITY } from '../priority.js';
 import { parseJobsNotification } from '../sql/jobs.js';
-import { queueStateChannelOf } from '../sql/queue-states.js';
 
 // Reconnection backoff of the listening connection.
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5_000;
 
-/** Called when jobs of `priority` (or more urgent, as far as is known) became due. */
-type OnJobs = (priority: number) => void;
+/** The channels of one installation: its jobs, its queues' paused state, and cancel requests. */
+export interface NotifierChannels {
+  jobs: string;
+  queueState: string;
+  cancel: string;
+}
+
+/** What a worker is told of its queue. */
+export interface NotifierListener {
+  /** Jobs of `priority` (or more urgent, as far as is known) became due. */
+  onJobs(priority: number): void;
+  /** The queue was paused or resumed — or a reconnect may have missed that. */
+  onQueueState(): void;
+  /** Someone asked to cancel job `jobId` while it ran. */
+  onCancel(jobId: string): void;
+}
 
 interface Subscription {
   queue: string;
-  onJobs: OnJobs;
+  listener: NotifierListener;
   emit: EmitLog;
-  /** Called when the queue is paused or resumed, and after a reconnect. */
-  onQueueState: () => void;
 }
 
 /**
  * The one LISTEN connection of a process for one installation, shared by
  * every worker on the same pool. It wakes the workers of a queue when jobs
- * are enqueued on it, tells them when it is paused or resumed (on a second
- * channel), reconnects by itself, and wakes everyone after a reconnect,
- * since notifications sent meanwhile are lost. Polling remains the
- * backstop, so a listener that is down only costs latency.
+ * are enqueued on it, tells them when it is paused or resumed, passes
+ * cancel requests of running jobs on, reconnects by itself, and wakes
+ * everyone after a reconnect, since notifications sent meanwhile are lost.
+ * Polling remains the backstop, so a listener that is down only costs
+ * latency; runs that were not heard for throughout look for cancel
+ * requests in the database instead (see `listening`).
  */
 export class Notifier {
   static #shared = new WeakMap<pg.Pool, Map<string, Notifier>>();
 
-  /** The notifier of `pool` for `channel`, created on first use. */
-  static for(pool: pg.Pool, channel: string): Notifier {
+  /** The notifier of `pool` for an installation's channels, created on first use. */
+  static for(pool: pg.Pool, channels: NotifierChannels): Notifier {
     let byChannel = Notifier.#shared.get(pool);
     if (!byChannel) Notifier.#shared.set(pool, (byChannel = new Map()));
-    let notifier = byChannel.get(channel);
-    if (!notifier) byChannel.set(channel, (notifier = new Notifier(pool, channel)));
+    let notifier = byChannel.get(channels.jobs);
+    if (!notifier) byChannel.set(channels.jobs, (notifier = new Notifier(pool, channels)));
     return notifier;
   }
 
   readonly #pool: pg.Pool;
-  readonly #channel: string;
-  readonly #stateChannel: string;
+  readonly #channels: NotifierChannels;
   #subscriptions = new Set<Subscription>();
   #client: pg.Client | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
   #failures = 0;
+  // Changes whenever a connection starts or stops listening.
+  #epoch = 0;
+  #listening = false;
 
-  private constructor(pool: pg.Pool, channel: string) {
+  private constructor(pool: pg.Pool, channels: NotifierChannels) {
     this.#pool = pool;
-    this.#channel = channel;
-    this.#stateChannel = queueStateChannelOf(channel);
+    this.#channels = channels;
   }
 
-  /**
-   * Calls `onJobs` with their most urgent priority whenever jobs become due
-   * on `queue`, and `onQueueState` when it is paused or resumed; returns the
-   * unsubscribe function.
-   */
-  subscribe(queue: string, onJobs: OnJobs, emit: EmitLog, onQueueState: () => void = () => {}): () => void {
-    const subscription: Subscription = { queue, onJobs, emit, onQueueState };
+  /** The current listening connection's number, or null while none listens; see `WorkerRuntime.listening`. */
+  get listening(): number | null {
+    return this.#listening ? this.#epoch : null;
+  }
+
+  /** Tells `listener` what happens to `queue`; returns the unsubscribe function. */
+  subscribe(queue: string, listener: NotifierListener, emit: EmitLog): () => void {
+    const subscription: Subscription = { queue, listener, emit };
     this.#subscriptions.add(subscription);
     if (this.#subscriptions.size === 1) void this.#connect();
     return () => {
@@ -77,44 +92,47 @@ export class Notifier {
     const ClientClass = (this.#pool.options as { Client?: typeof pg.Client }).Client ?? pg.Client;
     const client = new ClientClass(this.#pool.options);
     this.#client = client;
-    client.on('notification', (message) => {
-      if (message.payload === undefined) return;
-      if (message.channel === this.#stateChannel) {
-        for (const subscription of this.#subscriptions) {
-          if (subscription.queue === message.payload) subscription.onQueueState();
-        }
-        return;
-      }
-      const { queue, priority } = parseJobsNotification(message.payload);
-      for (const subscription of this.#subscriptions) {
-        if (subscription.queue === queue) subscription.onJobs(priority);
-      }
-    });
+    client.on('notification', (message) => this.#dispatch(message.channel, message.payload ?? ''));
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('the listening connection ended')));
     try {
       await client.connect();
-      // New jobs' channel last: pg_stat_activity shows a session's last query, so the listener reads as before.
-      await client.query(`LISTEN ${this.#stateChannel}`);
-      await client.query(`LISTEN ${this.#channel}`);
+      // The jobs channel first: pg_stat_activity shows a session's first
+      // statement of this query, so the listener is found by it.
+      const { jobs, queueState, cancel } = this.#channels;
+      await client.query(`LISTEN ${jobs}; LISTEN ${queueState}; LISTEN ${cancel}`);
     } catch (error) {
       this.#lost(client, toError(error));
       return;
     }
     if (this.#client !== client) return; // closed while connecting
+    this.#epoch++;
+    this.#listening = true;
     if (this.#failures > 0) this.#broadcast('listener-reconnected', { afterFailures: this.#failures });
     this.#failures = 0;
-    // Jobs enqueued (of any priority) and queues paused while nobody listened
-    // sent notifications into the void.
-    for (const subscription of this.#subscriptions) {
-      subscription.onQueueState();
-      subscription.onJobs(MIN_PRIORITY);
+    // Jobs enqueued (of any priority) and queues paused while nobody
+    // listened sent notifications into the void.
+    for (const { listener } of this.#subscriptions) {
+      listener.onQueueState();
+      listener.onJobs(MIN_PRIORITY);
+    }
+  }
+
+  #dispatch(channel: string, payload: string): void {
+    if (channel === this.#channels.cancel) {
+      for (const { listener } of this.#subscriptions) listener.onCancel(payload);
+    } else if (channel === this.#channels.queueState) {
+      for (const { queue, listener } of this.#subscriptions) if (queue === payload) listener.onQueueState();
+    } else {
+      const jobs = parseJobsNotification(payload);
+      for (const { queue, listener } of this.#subscriptions) if (queue === jobs.queue) listener.onJobs(jobs.priority);
     }
   }
 
   #lost(client: pg.Client, error: Error): void {
     if (this.#client !== client) return; // an old connection's last words
     this.#client = null;
+    this.#stopListening();
     client.removeAllListeners('end');
     client.on('error', () => {});
     void client.end().catch(() => {});
@@ -132,11 +150,17 @@ export class Notifier {
     this.#failures = 0;
     const client = this.#client;
     this.#client = null;
+    this.#stopListening();
     if (client) {
       client.removeAllListeners('end');
       client.on('error', () => {});
       void client.end().catch(() => {});
     }
+  }
+
+  #stopListening(): void {
+    if (this.#listening) this.#epoch++;
+    this.#listening = false;
   }
 
   #broadcast(event: 'listener-error' | 'listener-reconnected', data: Record<string, unknown>): void {

@@ -46,7 +46,8 @@ export type JobHandlers = {
 
 /**
  * Called once a job has failed for the last time (or was set aside after
- * `maxAbandonedRuns`), in either mode inside the transaction that archives
+ * `maxAbandonedRuns`, or discarded by its handler with a `DiscardJobError`),
+ * in either mode inside the transaction that archives
  * it, just before commit: its writes through `ctx.db` commit with the
  * archiving. If it throws, only its own writes are undone.
  */
@@ -116,8 +117,9 @@ export interface WorkerOptions extends TableOptions {
    */
   maxAbandonedRuns?: number;
   /**
-   * Called after a job's final failure, in the transaction that archives it;
-   * if it throws, the job is still archived as failed and the error logged.
+   * Called after a job's final failure (or its discarding), in the
+   * transaction that archives it; if it throws, the job is still archived
+   * as it was and the error logged.
    */
   onFailedJob?: FailedJobHook;
   /** Called with each error met while polling, besides logging it; the worker keeps polling with backoff. */

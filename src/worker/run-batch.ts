@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import type { EmitLog } from '../log.js';
 import { beginAndClaimJobs, type ClaimedJobRow, type ClaimPosition } from '../sql/claim.js';
+import { requestedCancels } from '../sql/job-control.js';
 import { completeJobs, completeJobsAndCommit, storedErrorOf, type Completion, type JobRow } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
@@ -9,13 +10,14 @@ import { requireCommitted, withConnection } from './connection.js';
 import { judgeEarlierClaims, type EarlierClaimsVerdict } from './earlier-claims.js';
 import { runFailedJobHook } from './failed-job-hook.js';
 import {
-  failedRun,
+  cancelledRun,
   jobContext,
   jobOf,
   logOf,
   logOutcome,
+  runEndOf,
   runHandler,
-  startDeadline,
+  RunSignal,
   type HandlerOutcome,
 } from './handler-run.js';
 import type { ResolvedHandler } from './options.js';
@@ -23,7 +25,8 @@ import { JobTransaction } from './job-transaction.js';
 import {
   decideRunOutcome,
   failedForGood,
-  SUCCEEDED,
+  mustLookForCancel,
+  type Discarded,
   type Failure,
   type RunEnd,
   type RunOutcome,
@@ -84,6 +87,9 @@ async function runBatch(
   // The claim's transaction and where its first job stands, until it commits.
   let claimXid: string | null = null;
   let firstClaimed: ClaimPosition | null = null;
+  // From here on, a cancel request heard for a job of this batch is kept for it.
+  runtime.cancels.holding(slot);
+  const listening = runtime.listening();
   try {
     const claimFrom = start.next();
     const claimed = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
@@ -132,10 +138,10 @@ async function runBatch(
       results.push(result);
     }
     const handlerMs = performance.now() - started;
-    await complete(runtime, client, results, slot);
+    const completed = await complete(runtime, client, results, slot, listening);
     claimXid = null;
-    logOutcomes(emit, results, slot);
-    if (runtime.telemetry) for (const { job, outcome } of results) runtime.telemetry.settled(job, outcome);
+    logOutcomes(emit, completed, slot);
+    if (runtime.telemetry) for (const { job, outcome } of completed) runtime.telemetry.settled(job, outcome);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
     runtime.telemetry?.endOpen(slot, toError(error));
@@ -148,23 +154,29 @@ async function runBatch(
     throw error;
   } finally {
     watch?.done();
+    runtime.cancels.released(slot);
   }
 }
 
 /**
  * Carries out the batch's outcomes in one statement and commits: with
  * `onFailedJob`, the hook runs for each job that failed for good between the
- * two, in the same transaction.
+ * two, in the same transaction. Before that, jobs that may have been
+ * cancelled unheard (see `mustLookForCancel`) are looked up; `listening` is
+ * the listening connection the batch began with. Resolves to the outcomes
+ * carried out.
  */
 async function complete(
   runtime: WorkerRuntime,
   client: pg.PoolClient,
-  results: readonly DecidedJob[],
+  decided: readonly DecidedJob[],
   slot: number,
-): Promise<void> {
+  listening: number | null,
+): Promise<readonly DecidedJob[]> {
   const { options } = runtime;
+  const results = await withCancelsFound(runtime, client, decided, listening !== null && runtime.listening() === listening);
   const completions: Completion[] = [];
-  const finalFailures: { job: JobInfo; outcome: Failure | SetAside }[] = [];
+  const finalFailures: { job: JobInfo; outcome: Failure | SetAside | Discarded }[] = [];
   for (const { job, outcome } of results) {
     const completion = completionOf(job, outcome);
     if (completion) completions.push(completion);
@@ -177,6 +189,29 @@ async function complete(
   } else {
     requireCommitted(await completeJobsAndCommit(client, options.tables, completions));
   }
+  return results;
+}
+
+/**
+ * The batch's outcomes, with those of jobs someone asked to cancel (found in
+ * the database, unheard while the jobs ran) decided again as cancelled.
+ */
+async function withCancelsFound(
+  runtime: WorkerRuntime,
+  client: pg.PoolClient,
+  results: readonly DecidedJob[],
+  listened: boolean,
+): Promise<readonly DecidedJob[]> {
+  const unsure: string[] = [];
+  for (const { job, outcome } of results) if (mustLookForCancel(outcome, listened)) unsure.push(job.jobId);
+  if (unsure.length === 0) return results;
+  const found = await requestedCancels(client, runtime.options.tables, unsure);
+  if (found.size === 0) return results;
+  return results.map((result) => {
+    if (!found.has(result.job.jobId)) return result;
+    const writesKept = result.outcome.kind === 'success' && result.usedDb;
+    return { ...result, outcome: decideRunOutcome(cancelledRun(result.job.jobId, writesKept)) };
+  });
 }
 
 /** What the completion statement records for a job's outcome; null: the job stays as it was. */
@@ -194,6 +229,12 @@ export function completionOf(job: JobInfo, outcome: RunOutcome): Completion | nu
     case 'failure':
     case 'set-aside':
       return { jobId: job.jobId, status: 'failure', error: storedErrorOf(outcome.error, job.attempt) };
+    case 'discarded':
+      return { jobId: job.jobId, status: 'discarded', error: storedErrorOf(outcome.error, job.attempt) };
+    case 'cancelled':
+      return { jobId: job.jobId, status: 'cancelled' };
+    case 'snooze':
+      return { jobId: job.jobId, status: 'snooze', delayMs: outcome.delayMs };
     case 'claim-kept': {
       const { abortedClaim, crashes, delayMs } = outcome;
       return { jobId: job.jobId, status: 'claim-died', abortedClaim, crashes, delayMs };
@@ -263,29 +304,29 @@ function runJob(
     throw new ProletarianError(`claimed a job of type "${row.job_type}" that this worker has no handler for`);
   }
   const { job, decodeError } = jobOf(row, row.attempts + 1);
+  // Cancelled while an earlier job of the batch ran: it does not start.
+  if (runtime.cancels.requested(slot, job.jobId)) {
+    return { job, outcome: decideRunOutcome(cancelledRun(job.jobId, false)), usedDb: false };
+  }
   if (decodeError) return { job, outcome: decideRunOutcome({ kind: 'undecodable', error: decodeError }), usedDb: false };
   const transaction = new JobTransaction(client);
   const running: RunningJob = { runtime, client, entry, job, transaction, slot };
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
-  const deadline = entry.timeout === null ? null : startDeadline(entry.timeout, job.jobType, runtime.shutdown);
-  const outcome = runHandler(
-    runtime,
-    entry,
-    job,
-    jobContext(runtime, job, transaction.db, slot, deadline?.signal ?? runtime.shutdown),
-    row,
-    slot,
-  );
+  const signal = new RunSignal(job.jobId, job.jobType, entry.timeout, runtime.shutdown);
+  runtime.cancels.running(slot, signal);
+  const outcome = runHandler(runtime, entry, job, jobContext(runtime, job, transaction.db, slot, signal), row, slot);
   if (!(outcome instanceof Promise)) {
-    deadline?.clear();
+    signal.clear();
+    runtime.cancels.running(slot, null);
     return finishJob(running, outcome);
   }
   return Promise.race<HandlerOutcome | Abandoned>([
     outcome,
     abandoned,
-    ...(deadline?.expired ? [deadline.expired.then((error) => ({ error }))] : []),
+    ...(signal.expired ? [signal.expired.then((error) => ({ error }))] : []),
   ]).then((result) => {
-    deadline?.clear();
+    signal.clear();
+    runtime.cancels.running(slot, null);
     if ('abandonedAfter' in result) {
       transaction.close();
       emit('job-abandoned', { ...logOf(job, slot), waitedMs: result.abandonedAfter });
@@ -302,37 +343,40 @@ function runJob(
 function finishJob(running: RunningJob, outcome: HandlerOutcome): DecidedJob | Promise<DecidedJob> {
   running.transaction.close();
   if (running.transaction.used) return settleHandlerWork(running, outcome);
-  return { job: running.job, outcome: decideRunOutcome(runEndOf(running, outcome.error)), usedDb: false };
+  return { job: running.job, outcome: decideRunOutcome(runEnd(running, outcome.error)), usedDb: false };
 }
 
-/** Keeps or undoes the work a handler did through `ctx.db`, then decides the job's outcome. */
+/**
+ * Decides the job's outcome, then keeps the work the handler did through
+ * `ctx.db` if that outcome is a success, and undoes it otherwise.
+ */
 async function settleHandlerWork(running: RunningJob, outcome: HandlerOutcome): Promise<DecidedJob> {
   const { client, job, transaction } = running;
   // A handler that outlived its timeout may still have a query running on
   // the batch's connection; it must end before the savepoint can be undone.
   if (outcome.error instanceof JobTimeoutError && transaction.querying) await cancelRunningQuery(client);
-  let failure = outcome.error;
-  if (!failure) {
+  let decided = decideRunOutcome(runEnd(running, outcome.error));
+  if (decided.kind === 'success') {
     try {
       await transaction.keepHandlerWork();
-      return { job, outcome: decideRunOutcome(SUCCEEDED), usedDb: true };
+      return { job, outcome: decided, usedDb: true };
     } catch (error) {
       // The handler returned normally but left its part of the transaction
       // unusable: it caught a failed query.
-      failure = new ProletarianError(
+      const failure = new ProletarianError(
         `the job could not be completed after its handler returned: ${toError(error).message} ` +
           "(did the handler catch a failed query? a failed query aborts the job's transaction)",
         { cause: error },
       );
+      decided = decideRunOutcome(runEnd(running, failure));
     }
   }
   await transaction.rollbackHandlerWork();
-  return { job, outcome: decideRunOutcome(runEndOf(running, failure)), usedDb: true };
+  return { job, outcome: decided, usedDb: true };
 }
 
-/** How a run ended whose handler threw `error`, or returned when there is none. */
-function runEndOf({ runtime, entry, job, slot }: RunningJob, error: Error | undefined): RunEnd {
-  return error ? failedRun(runtime, entry, job, error, slot) : SUCCEEDED;
+function runEnd({ runtime, entry, job, slot }: RunningJob, error: Error | undefined): RunEnd {
+  return runEndOf(runtime, entry, job, error, slot);
 }
 
 /** Logged after the commit, so the log never tells of work that was rolled back. */

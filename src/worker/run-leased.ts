@@ -1,14 +1,16 @@
 import type pg from 'pg';
+import type { ArchiveStatus } from '../archive-status.js';
 import { LeaseLostError, ProletarianError, toError } from '../errors.js';
 import { errorData } from '../log.js';
 import { leaseNextJob } from '../sql/claim.js';
-import { archiveLeasedJob, releaseLeasedJob, renewLease, retryLeasedJob } from '../sql/leases.js';
+import { requestedCancels, withdrawCancelRequests } from '../sql/job-control.js';
+import { archiveLeasedJob, releaseLeasedJob, renewLease, retryLeasedJob, snoozeLeasedJob } from '../sql/leases.js';
 import { storedErrorOf } from '../sql/jobs.js';
 import type { JobDb, JobInfo } from '../types.js';
 import { requireCommitted, withConnection } from './connection.js';
 import { runFailedJobHook } from './failed-job-hook.js';
-import { failedRun, jobContext, jobOf, logOf, logOutcome, runHandler, startDeadline } from './handler-run.js';
-import { decideRunOutcome, SUCCEEDED, type RunOutcome } from './run-outcome.js';
+import { cancelledRun, jobContext, jobOf, logOf, logOutcome, runEndOf, runHandler, RunSignal } from './handler-run.js';
+import { decideRunOutcome, mustLookForCancel, type RunOutcome } from './run-outcome.js';
 import type { WorkerRuntime } from './runtime.js';
 
 /** What a lease-mode turn of a loop did. */
@@ -22,7 +24,18 @@ export type LeasedResult = 'empty' | 'processed' | 'abandoned';
  * When a worker dies, its job is claimable as soon as the lease runs out.
  */
 export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Promise<LeasedResult> {
+  // From here on, a cancel request heard for the leased job is kept for it.
+  runtime.cancels.holding(slot);
+  try {
+    return await leaseAndRun(runtime, slot);
+  } finally {
+    runtime.cancels.released(slot);
+  }
+}
+
+async function leaseAndRun(runtime: WorkerRuntime, slot: number): Promise<LeasedResult> {
   const { options, emit, pool, leaseHolder: holder } = runtime;
+  const listening = runtime.listening();
   const { claim, jobTypes, leaseMs, start } = runtime.leases!;
   const row = await leaseNextJob(pool, { claim, queue: options.queue, jobTypes, holder, leaseMs, claimFrom: start.next() });
   start.found(row ? { priority: row.priority, dueMs: row.due_ms } : null);
@@ -45,21 +58,28 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
     await settleLeasedJob(runtime, job, decideRunOutcome({ kind: 'undecodable', error: decodeError }), slot);
     return 'processed';
   }
+  if (runtime.cancels.requested(slot, job.jobId)) {
+    // Cancelled as it was leased: it does not start.
+    await settleLeasedJob(runtime, job, decideRunOutcome(cancelledRun(job.jobId, false)), slot);
+    return 'processed';
+  }
 
-  const deadline = startDeadline(entry.timeout, job.jobType, runtime.shutdown);
+  const signal = new RunSignal(job.jobId, job.jobType, entry.timeout, runtime.shutdown);
   const heartbeat = startHeartbeat(pool, runtime, job.jobId, entry.leaseDuration, () => {
-    deadline.abort(new LeaseLostError(`the lease of job ${job.jobId} was lost`));
+    signal.abort(new LeaseLostError(`the lease of job ${job.jobId} was lost`));
     emit('lease-lost', jobLog);
   });
   const watch = runtime.inFlight.watch();
+  runtime.cancels.running(slot, signal);
   if (emit.enabled('job-started')) emit('job-started', jobLog);
   const result = await Promise.race([
-    runHandler(runtime, entry, job, jobContext(runtime, job, poolDb(pool), slot, deadline.signal), row, slot),
+    runHandler(runtime, entry, job, jobContext(runtime, job, poolDb(pool), slot, signal), row, slot),
     watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
-    ...(deadline.expired ? [deadline.expired.then((error) => ({ error }))] : []),
+    ...(signal.expired ? [signal.expired.then((error) => ({ error }))] : []),
   ]);
   watch.done();
-  deadline.clear();
+  signal.clear();
+  runtime.cancels.running(slot, null);
   heartbeat.stop();
   if ('abandonedAfter' in result) {
     // The handler may still be running: keep the lease unrenewed, so the job
@@ -72,8 +92,14 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
     runtime.telemetry?.endOpen(slot, new LeaseLostError(`the lease of job ${job.jobId} was lost`));
     return 'processed';
   }
-  const end = result.error ? failedRun(runtime, entry, job, result.error, slot) : SUCCEEDED;
-  await settleLeasedJob(runtime, job, decideRunOutcome(end), slot);
+  let outcome = decideRunOutcome(runEndOf(runtime, entry, job, result.error, slot));
+  // Requests unheard while it ran (see mustLookForCancel). Its writes were
+  // committed as they were made: none is kept or undone by the outcome.
+  const listened = listening !== null && runtime.listening() === listening;
+  if (mustLookForCancel(outcome, listened) && (await requestedCancels(pool, options.tables, [job.jobId])).size > 0) {
+    outcome = decideRunOutcome(cancelledRun(job.jobId, false));
+  }
+  await settleLeasedJob(runtime, job, outcome, slot);
   return 'processed';
 }
 
@@ -96,7 +122,18 @@ async function settleLeasedJob(runtime: WorkerRuntime, job: JobInfo, outcome: Ru
     }
     case 'failure':
     case 'set-aside':
-      ours = await archiveFailedLeasedJob(runtime, job, outcome.error, slot);
+      ours = await archiveFailedLeasedJob(runtime, job, 'failure', outcome.error, slot);
+      break;
+    case 'discarded':
+      ours = await archiveFailedLeasedJob(runtime, job, 'discarded', outcome.error, slot);
+      break;
+    case 'snooze':
+      ours = await snoozeLeasedJob(pool, t, job.jobId, holder, outcome.delayMs);
+      break;
+    case 'cancelled':
+      ours = await archiveLeasedJob(pool, t, job.jobId, holder, 'cancelled', null);
+      // Answered; a request left behind would only wait for cancelJob's clean-up.
+      if (ours) await withdrawCancelRequests(pool, t, job.jobId);
       break;
     case 'recovered':
       // The lease that found the abandoned run counted it.
@@ -118,23 +155,24 @@ async function settleLeasedJob(runtime: WorkerRuntime, job: JobInfo, outcome: Ru
 }
 
 /**
- * Archives a leased job that failed for good; false when the lease was lost,
- * and then nothing is written. With `onFailedJob`, the archiving and the hook
+ * Archives a leased job that failed for good (or was discarded by its
+ * handler); false when the lease was lost, and then nothing is written. With `onFailedJob`, the archiving and the hook
  * share one transaction, as in transaction mode: the hook's writes commit
  * with the archiving, and a hook that throws has only its own writes undone.
  */
 async function archiveFailedLeasedJob(
   runtime: WorkerRuntime,
   job: JobInfo,
+  status: Extract<ArchiveStatus, 'failure' | 'discarded'>,
   error: Error,
   slot: number,
 ): Promise<boolean> {
   const { pool, options, leaseHolder: holder } = runtime;
   const storedError = storedErrorOf(error, job.attempt);
-  if (!options.onFailedJob) return archiveLeasedJob(pool, options.tables, job.jobId, holder, 'failure', storedError);
+  if (!options.onFailedJob) return archiveLeasedJob(pool, options.tables, job.jobId, holder, status, storedError);
   return withConnection(runtime, slot, async (client) => {
     await client.query('BEGIN');
-    if (!(await archiveLeasedJob(client, options.tables, job.jobId, holder, 'failure', storedError))) {
+    if (!(await archiveLeasedJob(client, options.tables, job.jobId, holder, status, storedError))) {
       await client.query('ROLLBACK');
       return false;
     }
@@ -162,10 +200,13 @@ function startHeartbeat(
     if (renewing || lost) return;
     renewing = true;
     renewLease(pool, runtime.options.tables, jobId, runtime.leaseHolder, leaseMs)
-      .then((ours) => {
-        if (!ours) {
+      .then((renewal) => {
+        if (renewal === 'lost') {
           lost = true;
           onLost();
+        } else if (renewal === 'cancel-requested') {
+          // How a worker that does not listen hears of it, within a third of the lease.
+          runtime.cancels.announce(jobId);
         }
       })
       .catch((error: unknown) => runtime.emit('connection-error', { jobId, ...errorData(toError(error)) }))

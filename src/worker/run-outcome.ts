@@ -1,4 +1,4 @@
-import { AbandonedJobError } from '../errors.js';
+import { AbandonedJobError, DiscardJobError, SnoozeJobError, type JobCancelledError } from '../errors.js';
 import { errorData, type LogData, type LogEvent } from '../log.js';
 import { retryDelayFor, type RetryPolicy } from '../retry.js';
 
@@ -7,20 +7,25 @@ import { retryDelayFor, type RetryPolicy } from '../retry.js';
 // the runners only carry the decision out (their SQL) and log it, so both
 // modes treat a job alike and tell of it alike.
 //
-// A new way for a run to end (a handler asking to be snoozed, cancelled or
-// discarded) is a new RunEnd; a new next state, a new RunOutcome. The
-// runners switch over every outcome, so the compiler shows where each one
-// has to be carried out.
+// A new way for a run to end is a new RunEnd; a new next state, a new
+// RunOutcome. The runners switch over every outcome, so the compiler shows
+// where each one has to be carried out.
+//
+// The handler's writes through ctx.db (transaction mode) are kept only when
+// the outcome is `success`; every other outcome rolls them back.
 
 /** How a claimed job's run ended, as its runner saw it. */
-export type RunEnd = SucceededRun | FailedRun | UndecodableRun | AbandonedRuns | DiedClaim;
+export type RunEnd = SucceededRun | FailedRun | UndecodableRun | AbandonedRuns | DiedClaim | CancelledRun;
 
 /** The handler returned. */
 export interface SucceededRun {
   readonly kind: 'succeeded';
 }
 
-/** The handler threw, rejected or ran out of time. */
+/**
+ * The handler threw, rejected or ran out of time. A {@link DiscardJobError}
+ * or {@link SnoozeJobError} is the handler asking for that outcome.
+ */
 export interface FailedRun {
   readonly kind: 'failed';
   readonly error: Error;
@@ -69,11 +74,35 @@ export interface DiedClaim {
   readonly verdictInMs: number | null;
 }
 
+/**
+ * `cancelJob` asked for the job while it was claimed, however its handler
+ * ended: before the handler started (it did not run), while it ran (its
+ * `ctx.signal` was aborted with `reason`), or after its outcome was decided
+ * (the runner found the request in the database before carrying that out).
+ * `writesKept`: the handler succeeded and its writes through `ctx.db` already
+ * stand in the batch's transaction, where they cannot be undone on their own.
+ */
+export interface CancelledRun {
+  readonly kind: 'cancelled';
+  readonly reason: JobCancelledError;
+  readonly writesKept: boolean;
+}
+
 /** The run that ended well; shared, since it carries nothing of its own. */
 export const SUCCEEDED: SucceededRun = Object.freeze({ kind: 'succeeded' });
 
 /** What becomes of the job, and the event that tells of it once that is done. */
-export type RunOutcome = Success | Retry | Failure | SetAside | Recovered | ClaimKept | Interrupted;
+export type RunOutcome =
+  | Success
+  | Retry
+  | Failure
+  | SetAside
+  | Recovered
+  | ClaimKept
+  | Interrupted
+  | Snoozed
+  | Discarded
+  | Cancelled;
 
 interface Decided<Kind extends string, Event extends LogEvent> {
   readonly kind: Kind;
@@ -119,6 +148,15 @@ export type ClaimKept = Decided<'claim-kept', 'job-claim-died' | 'job-recovered'
 /** Leave the job queued as it was, due at once, with no attempt counted: a shutdown is not the job's fault. */
 export type Interrupted = Decided<'interrupted', 'job-interrupted'> & { readonly error: Error };
 
+/** Make the job due again in `delayMs`, with no attempt counted and `last_error` unchanged: its handler asked to be snoozed. */
+export type Snoozed = Decided<'snooze', 'job-snoozed'> & { readonly delayMs: number };
+
+/** Archive the job as `discarded` with `error`, no retry: its handler said it can never succeed. `onFailedJob` runs with the archiving. */
+export type Discarded = Decided<'discarded', 'job-discarded'> & { readonly error: DiscardJobError };
+
+/** Archive the job as `cancelled`, no retry, `last_error` unchanged: `cancelJob` asked for it. */
+export type Cancelled = Decided<'cancelled', 'job-cancelled'> & { readonly reason: JobCancelledError };
+
 const SUCCESS: Success = Object.freeze({ kind: 'success', event: 'job-succeeded', data: Object.freeze({}) });
 
 /**
@@ -143,15 +181,39 @@ export function decideRunOutcome(end: RunEnd): RunOutcome {
       const data = { abandonedRuns, verdictInMs: verdictInMs ?? 0 };
       return { kind: 'claim-kept', abortedClaim, crashes, delayMs: verdictInMs, event, data };
     }
+    case 'cancelled':
+      // Writes that already stand can only be undone with the whole batch's:
+      // the request came too late, and the run stands as it ended.
+      if (end.writesKept) return SUCCESS;
+      return { kind: 'cancelled', reason: end.reason, event: 'job-cancelled', data: {} };
   }
 }
 
-/** Whether the job failed for good: archived as `failure`, with `onFailedJob` to run. */
-export function failedForGood(outcome: RunOutcome): outcome is Failure | SetAside {
-  return outcome.kind === 'failure' || outcome.kind === 'set-aside';
+/** Whether the job ended without success for good: archived as `failure` or `discarded`, with `onFailedJob` to run. */
+export function failedForGood(outcome: RunOutcome): outcome is Failure | SetAside | Discarded {
+  return outcome.kind === 'failure' || outcome.kind === 'set-aside' || outcome.kind === 'discarded';
+}
+
+/**
+ * Whether, before carrying `outcome` out, the runner must look in the
+ * database for a cancel request it has not heard of. Requests are announced
+ * to the worker's listening connection; `listening` says whether it listened
+ * for the whole run. When it did, only a success goes unchecked: the hot
+ * path stays free, and a request that missed a success came as the run was
+ * completing anyway. Every other outcome is rare enough to pay one query per
+ * batch, and a job put back on the queue must not outlive its cancellation.
+ */
+export function mustLookForCancel(outcome: RunOutcome, listening: boolean): boolean {
+  return outcome.kind !== 'cancelled' && (!listening || outcome.kind !== 'success');
 }
 
 function afterFailure({ error, attempt, stopping, retryPolicy }: FailedRun): RunOutcome {
+  // The handler's own requests, whether or not the worker is stopping.
+  if (error instanceof DiscardJobError) return { kind: 'discarded', error, event: 'job-discarded', data: errorData(error) };
+  if (error instanceof SnoozeJobError) {
+    const { delayMs } = error;
+    return { kind: 'snooze', delayMs, event: 'job-snoozed', data: { delayMs } };
+  }
   if (stopping) return { kind: 'interrupted', error, event: 'job-interrupted', data: errorData(error) };
   const policy = retryPolicy();
   const delayMs = policy === null ? null : retryDelayFor(policy, attempt);

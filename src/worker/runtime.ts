@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { EmitLog } from '../log.js';
 import type { ClaimStart } from './claim-start.js';
+import type { JobCancels } from './job-cancels.js';
 import type { LostTransactions } from './lost-transactions.js';
 import type { ResolvedWorkerOptions } from './options.js';
 import type { QueuePause } from './queue-pause.js';
@@ -44,6 +45,15 @@ export interface WorkerRuntime {
   readonly pause: QueuePause;
   /** Spans and metrics; null when `@opentelemetry/api` is not installed. */
   readonly telemetry: WorkerTelemetry | null;
+  /** Cancel requests the worker heard of, and the jobs its loops hold. */
+  readonly cancels: JobCancels;
+  /**
+   * Which connection of the process is listening for cancel requests right
+   * now (a number that changes when it is lost or replaced), or null when
+   * none is. A run that saw the same number at its start and its end heard
+   * every request announced meanwhile.
+   */
+  readonly listening: () => number | null;
 }
 
 /**

@@ -4,10 +4,13 @@ import { InvalidOptionError, ProletarianError, toError } from '../errors.js';
 import { createEmitter, errorData, type EmitLog } from '../log.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
 import { batchClaimStatement, leaseClaimStatement } from '../sql/claim.js';
+import { cancelChannelFor } from '../sql/job-control.js';
+import { queueStateChannelOf } from '../sql/queue-states.js';
 import { notifyChannelFor } from '../sql/jobs.js';
 import { describe, milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
 import { ClaimStart } from './claim-start.js';
 import { IdleWaiters } from './idle.js';
+import { JobCancels } from './job-cancels.js';
 import { LostTransactions } from './lost-transactions.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
@@ -110,6 +113,7 @@ class QueueWorker implements Worker {
   #stopping: Promise<void> | null = null;
   #shutdown = new AbortController();
   #inFlight = new InFlightJobs();
+  #cancels = new JobCancels(0);
   #idle = new IdleWaiters();
   #loops: Promise<void>[] = [];
   #lostTransactions = new LostTransactions();
@@ -163,6 +167,8 @@ class QueueWorker implements Worker {
     this.#shutdown = new AbortController();
     this.#inFlight = new InFlightJobs();
     const telemetry = await workerTelemetry(options.queue, options.workerId);
+    this.#cancels = new JobCancels(options.concurrency);
+    const notifier = options.listen ? this.#notifier() : null;
     const runtime: WorkerRuntime = {
       pool: this.#pool,
       options,
@@ -175,6 +181,8 @@ class QueueWorker implements Worker {
       inFlight: this.#inFlight,
       pause: this.#pause,
       telemetry,
+      cancels: this.#cancels,
+      listening: notifier ? () => notifier.listening : () => null,
     };
     // Paused or resumed while this worker was stopped: the loops read it again before claiming.
     this.#pause.forget();
@@ -240,6 +248,12 @@ class QueueWorker implements Worker {
     this.#emit('worker-stopped', finished ? {} : { note: 'some loops were still waiting for a connection' });
   }
 
+  #notifier(): Notifier {
+    const t = this.#options.tables;
+    const jobs = notifyChannelFor(t);
+    return Notifier.for(this.#pool, { jobs, queueState: queueStateChannelOf(jobs), cancel: cancelChannelFor(t) });
+  }
+
   #addListeners(runtime: WorkerRuntime): () => void {
     // An idle pooled connection that dies emits 'error' on the pool; with no
     // listener that crashes the process. The pool drops the connection itself.
@@ -255,17 +269,22 @@ class QueueWorker implements Worker {
       });
     };
     for (const signal of signals) process.on(signal, onSignal);
+    const cancels = this.#cancels;
     const unsubscribe = this.#options.listen
-      ? Notifier.for(this.#pool, notifyChannelFor(this.#options.tables)).subscribe(
+      ? this.#notifier().subscribe(
           this.queue,
-          (priority) => {
-            // A job more urgent than where claims start would wait for the next sweep.
-            runtime.batches?.start.notified(priority);
-            runtime.leases?.start.notified(priority);
-            this.#idle.wakeOne();
+          {
+            onJobs: (priority) => {
+              // A job more urgent than where claims start would wait for the next sweep.
+              runtime.batches?.start.notified(priority);
+              runtime.leases?.start.notified(priority);
+              this.#idle.wakeOne();
+            },
+            onQueueState: () =>
+              void this.#pause.refresh().catch((error: unknown) => this.#emit('queue-state-error', errorData(toError(error)))),
+            onCancel: (jobId) => cancels.announce(jobId),
           },
           this.#emit,
-          () => void this.#pause.refresh().catch((error: unknown) => this.#emit('queue-state-error', errorData(toError(error)))),
         )
       : () => {};
     return () => {

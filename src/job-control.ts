@@ -1,0 +1,145 @@
+import { RETRYABLE_STATUSES, type RetryableStatus } from './archive-status.js';
+import { InvalidOptionError, SchemaNotReadyError } from './errors.js';
+import { validateName } from './payload.js';
+import { queryableOf } from './db/adapt.js';
+import type { DbClient } from './db/shapes.js';
+import {
+  cancelJobRow,
+  retryArchivedJob,
+  retryArchivedJobs,
+  type ArchivedJobFilter,
+  type CancelResult,
+} from './sql/job-control.js';
+import { isUndefinedTableOrSchema } from './sql/migrations.js';
+import { resolveTableOptions, type TableOptions, type Tables } from './tables.js';
+import { describe, describeQuoted, oneOf, rejectUnknownKeys, requireObject, validDate } from './validate.js';
+
+// What an app or an operator does to jobs from outside a worker: cancel one,
+// or put archived jobs that did not succeed back on their queue. Each call is
+// one statement on the connection given, so on a client inside a transaction
+// it commits (and wakes workers) with that transaction, or not at all.
+
+export type { CancelResult } from './sql/job-control.js';
+
+/**
+ * Cancels a job:
+ *
+ * - `'cancelled'`: it was waiting (or scheduled, or waiting for a retry); it
+ *   is now archived with status `cancelled` and will not run.
+ * - `'cancelling'`: it is running. Its worker is told (at commit) to abort
+ *   the handler's `ctx.signal` with a {@link JobCancelledError}; when the
+ *   handler returns, the job is archived as `cancelled`, its writes through
+ *   `ctx.db` rolled back, and not retried. A run that completes before the
+ *   request reaches its worker ends as it would have.
+ * - `'finished'`: it is already in the archive, with whatever status.
+ * - `'not-found'`: there is no job with this id.
+ *
+ * Never waits for the job's row lock, so it returns at once even while the
+ * job runs. Rejects with an {@link InvalidOptionError} when `jobId` is not a
+ * job id (a UUID).
+ */
+export async function cancelJob(dbClient: DbClient, jobId: string, options: TableOptions = {}): Promise<CancelResult> {
+  const db = queryableOf(dbClient);
+  const id = requireJobId('cancelJob', jobId);
+  const tables = resolveTableOptions(options, 'cancelJob');
+  return schemaReady(tables, 'cancel', () => cancelJobRow(db, tables, id));
+}
+
+/**
+ * Puts a job archived as `failure`, `cancelled` or `discarded` back on its
+ * queue, due at once. Its history stays: `attempts` and `last_error` are
+ * kept, so the handler's `ctx.attempt` goes on counting (a job whose retries
+ * were used up gets one more run, and more only if its retry strategy allows
+ * that attempt). Resolves to false when no such job is archived (never
+ * enqueued, already back, or archived as `success`).
+ */
+export async function retryJob(dbClient: DbClient, jobId: string, options: TableOptions = {}): Promise<boolean> {
+  const db = queryableOf(dbClient);
+  const id = requireJobId('retryJob', jobId);
+  const tables = resolveTableOptions(options, 'retryJob');
+  return schemaReady(tables, 'retry', () => retryArchivedJob(db, tables, id));
+}
+
+/** Which archived jobs {@link retryJobs} puts back; every field narrows the selection. */
+export interface RetryJobsFilter {
+  /** Only jobs of this queue. @defaultValue every queue */
+  queue?: string;
+  /** Only jobs of this job type. @defaultValue every type */
+  jobType?: string;
+  /**
+   * Only jobs archived with this status, or one of these. Cancelled and
+   * discarded jobs were ended on purpose, so they are retried only when asked
+   * for. @defaultValue `'failure'`
+   */
+  status?: RetryableStatus | readonly RetryableStatus[];
+  /** Only jobs that finished at or after this time. */
+  finishedAfter?: Date;
+  /** Only jobs that finished before this time. */
+  finishedBefore?: Date;
+}
+
+const FILTER_KEYS = new Set(['queue', 'jobType', 'status', 'finishedAfter', 'finishedBefore']);
+
+/**
+ * {@link retryJob} for every archived job that matches `filter`, in one
+ * statement; resolves to how many were put back. `retryJobs(pool, {})` puts
+ * back every job archived as `failure`. The statement moves all of them at
+ * once: narrow a large archive by time (the archive's `finished_at` is
+ * indexed) rather than retrying millions of jobs in one transaction.
+ */
+export async function retryJobs(dbClient: DbClient, filter: RetryJobsFilter, options: TableOptions = {}): Promise<number> {
+  const db = queryableOf(dbClient);
+  const resolved = resolveFilter(filter);
+  const tables = resolveTableOptions(options, 'retryJobs');
+  return schemaReady(tables, 'retry', () => retryArchivedJobs(db, tables, resolved));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function requireJobId(caller: string, jobId: unknown): string {
+  if (typeof jobId !== 'string' || !UUID.test(jobId)) {
+    throw new InvalidOptionError(
+      `${caller}: jobId must be a job id as enqueue returned it (a UUID); got ${describeQuoted(jobId)}`,
+    );
+  }
+  return jobId;
+}
+
+function resolveFilter(filter: RetryJobsFilter): ArchivedJobFilter {
+  requireObject(filter, 'retryJobs needs a filter: { queue?, jobType?, status?, finishedAfter?, finishedBefore? }');
+  rejectUnknownKeys(filter, FILTER_KEYS, 'unknown retryJobs filter');
+  const { status, queue, jobType, finishedAfter, finishedBefore } = filter;
+  const statuses = status === undefined ? ['failure' as const] : Array.isArray(status) ? status : [status];
+  if (statuses.length === 0) {
+    throw new InvalidOptionError(`status must be a status or a non-empty list of them; got ${describe(status)}`);
+  }
+  const resolved: ArchivedJobFilter = {
+    statuses: statuses.map((one: unknown) => oneOf('status', one, RETRYABLE_STATUSES)),
+    queue: queue === undefined ? null : validateName('queue', queue),
+    jobType: jobType === undefined ? null : validateName('job type', jobType),
+    finishedAfter: finishedAfter === undefined ? null : validDate('finishedAfter', finishedAfter),
+    finishedBefore: finishedBefore === undefined ? null : validDate('finishedBefore', finishedBefore),
+  };
+  if (resolved.finishedAfter && resolved.finishedBefore && resolved.finishedAfter >= resolved.finishedBefore) {
+    throw new InvalidOptionError(
+      `finishedAfter must be earlier than finishedBefore; got ${resolved.finishedAfter.toISOString()} ` +
+        `and ${resolved.finishedBefore.toISOString()}`,
+    );
+  }
+  return resolved;
+}
+
+async function schemaReady<T>(tables: Tables, action: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isUndefinedTableOrSchema(error)) {
+      throw new SchemaNotReadyError(
+        `cannot ${action}: Proletarian's tables in ${tables.schema} are missing or older than this library; ` +
+          'run `await migrate(pool)` or `npx proletarian migrate` first',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
