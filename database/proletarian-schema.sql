@@ -1,4 +1,4 @@
--- Proletarian schema, version 5: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 6: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -98,3 +98,24 @@ DROP INDEX "proletarian"."job_claim_idx";
 CREATE UNIQUE INDEX "job_unique_key_idx" ON "proletarian"."job" (queue, unique_key) WHERE unique_key IS NOT NULL;
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (5, 'priorities and unique keys');
+
+-- Migration 6: workers and dashboard
+CREATE TABLE "proletarian"."job_workers" (
+  instance_id  text        PRIMARY KEY,
+  worker_id    text        NOT NULL,
+  queue        text        NOT NULL,
+  host         text        NOT NULL,
+  pid          integer     NOT NULL,
+  concurrency  integer     NOT NULL,
+  started_at   timestamptz NOT NULL DEFAULT now(),
+  last_seen_at timestamptz NOT NULL DEFAULT now(),
+  jobs_done    bigint      NOT NULL DEFAULT 0,
+  running_jobs uuid[]      NOT NULL DEFAULT '{}'
+);
+
+CREATE INDEX "archived_job_finished_idx" ON "proletarian"."archived_job" (finished_at) INCLUDE (status, queue);
+DROP INDEX "proletarian"."archived_job_finished_at_idx";
+
+CREATE INDEX "archived_job_unsuccessful_idx" ON "proletarian"."archived_job" (status, finished_at, job_id) WHERE status <> 'success';
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (6, 'workers and dashboard');

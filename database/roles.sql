@@ -14,11 +14,15 @@
 --   worker: start (version check)   SELECT on job_migrations      SELECT on job_migrations
 --   worker: claim (lost             SELECT, INSERT, DELETE on      SELECT, INSERT, DELETE on
 --     connections), report them     job_lost_transactions          job_lost_transactions
+--   worker: heartbeat (its row      SELECT, INSERT, UPDATE,        SELECT, INSERT, UPDATE, DELETE
+--     in the list of workers)       DELETE on job_workers          on job_workers
 --
 -- Install and upgrade the tables (`npx proletarian migrate`, `migrate()`) as
 -- the schema's owner, not as this role: migrations create and alter tables.
 -- Pruning archived_job (`prune()`, `npx proletarian prune`) needs DELETE on it,
 -- which this role does not have: run it as the owner too.
+-- The dashboard reads every table; its delete action needs DELETE on
+-- archived_job too. Give it a role of its own, or run it as the owner.
 --
 -- Run it as a superuser or a role with CREATEROLE, after the tables exist:
 --   psql "$DATABASE_URL" -f database/roles.sql
@@ -49,3 +53,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job TO proletarian;
 GRANT SELECT, INSERT ON TABLE proletarian.archived_job TO proletarian;
 GRANT SELECT ON TABLE proletarian.job_migrations TO proletarian;
 GRANT SELECT, INSERT, DELETE ON TABLE proletarian.job_lost_transactions TO proletarian;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job_workers TO proletarian;

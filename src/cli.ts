@@ -17,6 +17,10 @@ Commands:
   stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying.
   prune          Delete archived jobs that finished longer than --older-than ago,
                  the oldest first, in batches that each commit on their own.
+  dashboard      Serve the web dashboard. Listens on 127.0.0.1 unless --host says
+                 otherwise; any other address needs authentication, from the
+                 environment: PROLETARIAN_DASHBOARD_TOKEN, or
+                 PROLETARIAN_DASHBOARD_USER and PROLETARIAN_DASHBOARD_PASSWORD.
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -31,6 +35,11 @@ Options of prune:
   --status <status>           Only jobs archived as success or failure (default: both)
   --batch-size <n>            Jobs deleted per batch (default: 1000)
   --max-batches <n>           Stop after n batches (default: until none is left)
+
+Options of dashboard:
+  --port <n>                  Port to listen on (default: 8080; 0: any free port)
+  --host <address>            Address to listen on (default: 127.0.0.1)
+  --read-only                 Show everything, change nothing
 `;
 
 // Milliseconds per unit of --older-than; no unit means milliseconds.
@@ -49,6 +58,9 @@ async function main(argv: string[]): Promise<number> {
       status: { type: 'string' },
       'batch-size': { type: 'string' },
       'max-batches': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'read-only': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -125,6 +137,43 @@ async function main(argv: string[]): Promise<number> {
           process.off('SIGTERM', stop);
         }
       });
+    }
+    case 'dashboard': {
+      const databaseUrl = values['database-url'] ?? process.env['DATABASE_URL'];
+      if (!databaseUrl) {
+        process.stderr.write('proletarian dashboard: set DATABASE_URL or pass --database-url\n');
+        return 1;
+      }
+      const port = values.port === undefined ? 8080 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new InvalidOptionError(`--port must be a port number; got ${JSON.stringify(values.port)}`);
+      }
+      const { startStandalone, StartRefused } = await import('./dashboard/standalone.js');
+      try {
+        const { server, pool, url } = await startStandalone({
+          databaseUrl,
+          host: values.host ?? '127.0.0.1',
+          port,
+          readOnly: values['read-only'] ?? false,
+          tables,
+          env: process.env,
+        });
+        process.stdout.write(`proletarian dashboard listening on ${url}\n`);
+        await new Promise<void>((resolve) => {
+          const stop = () => server.close(() => resolve());
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        server.closeAllConnections();
+        await pool.end();
+        return 0;
+      } catch (error) {
+        if (error instanceof StartRefused) {
+          process.stderr.write(`proletarian dashboard: ${error.message}\n`);
+          return 2;
+        }
+        throw error;
+      }
     }
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);

@@ -39,6 +39,7 @@ export {
   type LogData,
 } from './log.js';
 export { queueStats, type JobTypeStats } from './stats.js';
+export { deleteJob, type DeleteJobResult } from './delete-job.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
 export { ARCHIVE_STATUSES, type ArchiveStatus } from './archive-status.js';
 export type { TableOptions } from './tables.js';

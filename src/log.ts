@@ -78,6 +78,8 @@ export const LOG_EVENTS = {
   'archive-pruned': 'info',
   /** Pruning the archive failed; the next round tries again. */
   'retention-error': 'error',
+  /** The worker's heartbeat (its row in the dashboard's list of workers) failed; the next one tries again. */
+  'heartbeat-error': 'warn',
   /** The schema is newer than this version of the library knows; usually a rolling deploy in progress. */
   'schema-newer-than-library': 'warn',
 } as const satisfies Record<string, LogLevel>;

@@ -25,6 +25,8 @@ export interface Tables {
   readonly migrations: string;
   /** Transactions whose connection was lost while their worker lived on. */
   readonly lostTransactions: string;
+  /** Running workers and their heartbeats, for the dashboard. */
+  readonly workers: string;
   /** Prefix for index and constraint names, so two installations in one schema don't collide. */
   readonly jobTableName: string;
   readonly archivedJobTableName: string;
@@ -64,7 +66,7 @@ export function resolveTables(options: TableOptions = {}): Tables {
     if (jobTableName === archivedJobTableName) {
       throw new InvalidOptionError(`jobTable and archivedJobTable must differ; both are "${jobTableName}"`);
     }
-    for (const table of ['migrations', 'lost_transactions']) {
+    for (const table of ['migrations', 'lost_transactions', 'workers']) {
       if (archivedJobTableName === `${jobTableName}_${table}`) {
         throw new InvalidOptionError(
           `archivedJobTable "${archivedJobTableName}" is taken by the ${table.replace('_', ' ')} table of jobTable "${jobTableName}"`,
@@ -79,6 +81,7 @@ export function resolveTables(options: TableOptions = {}): Tables {
       archivedJob: `${schema}.${quote(archivedJobTableName)}`,
       migrations: `${schema}.${quote(`${jobTableName}_migrations`)}`,
       lostTransactions: `${schema}.${quote(`${jobTableName}_lost_transactions`)}`,
+      workers: `${schema}.${quote(`${jobTableName}_workers`)}`,
       jobTableName,
       archivedJobTableName,
     };

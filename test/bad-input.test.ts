@@ -544,7 +544,7 @@ describe('hostile but valid names are stored verbatim, as data', () => {
     }
     assert.deepEqual(
       await tablesIn(db.pool, db.schema),
-      ['archived_job', 'job', 'job_lost_transactions', 'job_migrations'],
+      ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_workers'],
     );
     assert.notEqual((await db.rows(`SELECT to_regnamespace('public') AS s`))[0]?.['s'], null);
   });

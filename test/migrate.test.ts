@@ -50,11 +50,11 @@ describe('migrate', () => {
       toVersion: LATEST_SCHEMA_VERSION,
       applied: allVersions,
     });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_workers']);
 
     const second = await migrate(pool, { schema });
     assert.deepEqual(second, { fromVersion: LATEST_SCHEMA_VERSION, toVersion: LATEST_SCHEMA_VERSION, applied: [] });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_workers']);
   });
 
   it('installs into a schema that already exists (empty)', async () => {
@@ -62,7 +62,7 @@ describe('migrate', () => {
     await pool.query(`CREATE SCHEMA "${schema}"`);
     const result = await migrate(pool, { schema });
     assert.equal(result.fromVersion, 0);
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_workers']);
   });
 
   it('records every applied version in the bookkeeping table', async () => {
@@ -123,14 +123,14 @@ describe('migrate', () => {
     await migrate(pool, { schema, jobTable: 'work', archivedJobTable: longName });
     const { rows } = await pool.query<{ tablename: string; indexname: string; indexdef: string }>(
       `SELECT tablename, indexname, indexdef FROM pg_indexes
-       WHERE schemaname = $1 AND indexdef LIKE '%(finished_at)' ORDER BY indexname`,
+       WHERE schemaname = $1 AND indexdef LIKE '%(finished_at) INCLUDE%' ORDER BY indexname`,
       [schema],
     );
     assert.deepEqual(
       rows.map((r) => [r.tablename, r.indexname]),
       [
-        [longName, `${longName}_finished_at_idx`],
-        ['archived_job', 'archived_job_finished_at_idx'],
+        [longName, `${longName}_finished_idx`],
+        ['archived_job', 'archived_job_finished_idx'],
       ],
     );
   });
@@ -160,7 +160,7 @@ describe('migrate', () => {
     const result = await migrate(pool, { schema });
     assert.deepEqual(result, { fromVersion: 1, toVersion: LATEST_SCHEMA_VERSION, applied: allVersions.slice(1) });
     const indexes = await pool.query(
-      `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'archived_job_finished_at_idx'`,
+      `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'archived_job_finished_idx'`,
       [schema],
     );
     assert.equal(indexes.rowCount, 1);
@@ -169,6 +169,25 @@ describe('migrate', () => {
     const upgraded = createWorker(pool, { schema, handlers: { x: async () => {} }, log: silentLogger });
     await upgraded.start();
     await upgraded.stop();
+  });
+
+  it('upgrades the previous version: adds the workers table, keeps queued jobs, and workers report to it', async () => {
+    const schema = freshSchema();
+    await installSchemaVersion(pool, { schema }, LATEST_SCHEMA_VERSION - 1);
+    await pool.query(`INSERT INTO "${schema}".job (job_id, queue, job_type, payload) VALUES ($1, 'default', 'x', '{}')`, [randomUUID()]);
+    assert.deepEqual((await migrate(pool, { schema })).applied, [LATEST_SCHEMA_VERSION]);
+    assert.equal(await count(`"${schema}".job`), 1);
+    const worker = createWorker(pool, { schema, handlers: { x: async () => {} }, log: silentLogger, workerId: 'upgraded' });
+    await worker.start();
+    try {
+      // The heartbeat's first round runs just after start.
+      for (let i = 0; i < 500 && (await count(`"${schema}".job_workers`)) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const { rows } = await pool.query<{ worker_id: string }>(`SELECT worker_id FROM "${schema}".job_workers`);
+      assert.deepEqual(rows.map((row) => row.worker_id), ['upgraded']);
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(await count(`"${schema}".job_workers`), 0, 'a stopped worker removes its row');
   });
 
   it('8 concurrent calls on a fresh schema: all succeed, exactly one applies', async () => {
@@ -192,7 +211,7 @@ describe('migrate', () => {
     } finally {
       await Promise.all([...pools.map((p) => p.end()), ...clients.map((c) => c.end())]);
     }
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_workers']);
     assert.equal(await count(`"${schema}".job_migrations`), LATEST_SCHEMA_VERSION);
   });
 
@@ -224,17 +243,19 @@ describe('migrate', () => {
       'jobs_a',
       'jobs_a_lost_transactions',
       'jobs_a_migrations',
+      'jobs_a_workers',
       'jobs_b',
       'jobs_b_lost_transactions',
       'jobs_b_migrations',
+      'jobs_b_workers',
     ]);
     const { rows: indexes } = await pool.query<{ indexname: string }>(
-      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%finished_at_idx' ORDER BY 1`,
+      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%finished_idx' ORDER BY 1`,
       [schema],
     );
     assert.deepEqual(
       indexes.map((i) => i.indexname),
-      ['done_a_finished_at_idx', 'done_b_finished_at_idx'],
+      ['done_a_finished_idx', 'done_b_finished_idx'],
     );
 
     const idA = await enqueue(pool, 'for-a', { to: 'a' }, a);
@@ -262,14 +283,14 @@ describe('migrate', () => {
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
-      assert.equal((await tablesOf(schema)).length, 16);
+      assert.equal((await tablesOf(schema)).length, 20);
     },
   );
 
   it('with custom table names, leaves the default names alone', async () => {
     const schema = freshSchema();
     await migrate(pool, { schema, jobTable: 'work', archivedJobTable: 'work_done' });
-    assert.deepEqual(await tablesOf(schema), ['work', 'work_done', 'work_lost_transactions', 'work_migrations']);
+    assert.deepEqual(await tablesOf(schema), ['work', 'work_done', 'work_lost_transactions', 'work_migrations', 'work_workers']);
     await assert.rejects(enqueue(pool, 'x', {}, { schema }), SchemaNotReadyError);
   });
 

@@ -75,8 +75,8 @@ describe('database/roles.sql: a least-privilege role', () => {
       .join('\n');
     const schemaUses = sql.match(/SCHEMA proletarian\b|\bproletarian\./g) ?? [];
     const all = sql.match(/\bproletarian\b/g) ?? [];
-    assert.equal(schemaUses.length, 5, 'USAGE on the schema and four tables');
-    assert.equal(all.length - schemaUses.length, 7, 'the role: pg_roles check, CREATE ROLE, five grantees');
+    assert.equal(schemaUses.length, 6, 'USAGE on the schema and five tables');
+    assert.equal(all.length - schemaUses.length, 8, 'the role: pg_roles check, CREATE ROLE, six grantees');
   });
 
   it('creates a role that cannot log in, and running the script again changes nothing', async () => {
@@ -102,6 +102,10 @@ describe('database/roles.sql: a least-privilege role', () => {
       { table_name: 'job_lost_transactions', privilege_type: 'INSERT' },
       { table_name: 'job_lost_transactions', privilege_type: 'SELECT' },
       { table_name: 'job_migrations', privilege_type: 'SELECT' },
+      { table_name: 'job_workers', privilege_type: 'DELETE' },
+      { table_name: 'job_workers', privilege_type: 'INSERT' },
+      { table_name: 'job_workers', privilege_type: 'SELECT' },
+      { table_name: 'job_workers', privilege_type: 'UPDATE' },
     ];
     assert.deepEqual(await grants(), expected);
     await db.pool.query(renderRoles(db.schema, role)); // idempotent
@@ -199,7 +203,7 @@ describe('database/roles.sql: a least-privilege role', () => {
   it('the tables are intact after all those attempts', async () => {
     assert.deepEqual(
       await tablesIn(db.pool, db.schema),
-      ['archived_job', 'job', 'job_lost_transactions', 'job_migrations'],
+      ['archived_job', 'job', 'job_lost_transactions', 'job_migrations', 'job_workers'],
     );
     const archived = await db.rows(`SELECT count(*)::int AS n FROM "${db.schema}".archived_job`);
     assert.deepEqual(archived, [{ n: 3 }]);

@@ -4,6 +4,7 @@ import { archiveRetentionIndex } from './002-archive-retention-index.js';
 import { jobLeases } from './003-job-leases.js';
 import { lostConnections } from './004-lost-connections.js';
 import { prioritiesAndUniqueKeys } from './005-priorities-and-unique-keys.js';
+import { workersAndDashboard } from './006-workers-and-dashboard.js';
 
 /** One step of the schema's history. Never edit a released one: add the next. */
 export interface Migration {
@@ -19,6 +20,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'job leases', sql: jobLeases },
   { version: 4, name: 'lost connections', sql: lostConnections },
   { version: 5, name: 'priorities and unique keys', sql: prioritiesAndUniqueKeys },
+  { version: 6, name: 'workers and dashboard', sql: workersAndDashboard },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

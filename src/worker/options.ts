@@ -138,6 +138,12 @@ export interface WorkerOptions extends TableOptions {
    * @defaultValue off: the archive keeps everything
    */
   retention?: RetentionOptions;
+  /**
+   * How often the worker reports itself (and the jobs it runs) to the
+   * dashboard's list of workers, in ms: one small upsert each time.
+   * @defaultValue `10_000`
+   */
+  heartbeatInterval?: number;
 }
 
 /** A handler with everything it needs, after validation. */
@@ -166,6 +172,7 @@ export interface ResolvedWorkerOptions {
   workerId: string;
   maxAbandonedRuns: number;
   retention: RetentionOptions | null;
+  heartbeatInterval: number;
   tables: Tables;
 }
 
@@ -187,6 +194,7 @@ const WORKER_OPTIONS = new Set([
   'handleSignals',
   'workerId',
   'retention',
+  'heartbeatInterval',
   ...TABLE_OPTION_KEYS,
 ]);
 
@@ -235,6 +243,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
       options.workerId === undefined ? `worker-${Math.random().toString(36).slice(2, 10)}` : options.workerId,
     maxAbandonedRuns: wholeNumber('maxAbandonedRuns', options.maxAbandonedRuns ?? 3, 1),
     retention: resolveRetention(options.retention),
+    heartbeatInterval: milliseconds('heartbeatInterval', options.heartbeatInterval ?? 10_000, { min: 100, max: 20_000 }),
     tables: resolveTables(options),
   };
 }

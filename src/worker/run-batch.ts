@@ -84,11 +84,13 @@ async function runBatch(
   // The claim's transaction and where its first job stands, until it commits.
   let claimXid: string | null = null;
   let firstClaimed: ClaimPosition | null = null;
+  let claimedRows: readonly { job_id: string }[] = [];
   try {
     const claimFrom = start.next();
     const claimed = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
     claimXid = claimed.xid;
     const rows = claimed.jobs;
+    claimedRows = rows;
     const first = rows[0];
     firstClaimed = first ? { priority: first.priority, dueMs: first.process_at.getTime() } : null;
     start.found(firstClaimed);
@@ -118,8 +120,10 @@ async function runBatch(
       }
       // Handlers that return without a promise finish here and now; only the
       // others cost an await.
+      runtime.activity.running.add(row.job_id);
       const running = runJob(runtime, client, row, slot, abandoned);
       const result = running instanceof Promise ? await running : running;
+      runtime.activity.running.delete(row.job_id);
       if (result === 'abandoned') {
         // Closing the connection makes PostgreSQL roll the whole batch back,
         // even though the handler may still be using it.
@@ -133,6 +137,7 @@ async function runBatch(
     const handlerMs = performance.now() - started;
     await complete(runtime, client, results, slot);
     claimXid = null;
+    runtime.activity.jobsDone += results.length;
     logOutcomes(emit, results, slot);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
   } catch (error) {
@@ -145,6 +150,7 @@ async function runBatch(
     throw error;
   } finally {
     watch?.done();
+    if (runtime.activity.running.size > 0) for (const row of claimedRows) runtime.activity.running.delete(row.job_id);
   }
 }
 

@@ -54,12 +54,14 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   });
   const watch = runtime.inFlight.watch();
   if (emit.enabled('job-started')) emit('job-started', jobLog);
+  runtime.activity.running.add(job.jobId);
   const result = await Promise.race([
     callHandler(entry, job, jobContext(runtime, job, poolDb(pool), slot, deadline.signal)),
     watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
     ...(deadline.expired ? [deadline.expired.then((error) => ({ error }))] : []),
   ]);
   watch.done();
+  runtime.activity.running.delete(job.jobId);
   deadline.clear();
   heartbeat.stop();
   if ('abandonedAfter' in result) {
@@ -71,6 +73,7 @@ export async function runNextLeasedJob(runtime: WorkerRuntime, slot: number): Pr
   if (heartbeat.lost) return 'processed';
   const end = result.error ? failedRun(runtime, entry, job, result.error, slot) : SUCCEEDED;
   await settleLeasedJob(runtime, job, decideRunOutcome(end), slot);
+  runtime.activity.jobsDone++;
   return 'processed';
 }
 

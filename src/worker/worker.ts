@@ -13,7 +13,8 @@ import { LostTransactions } from './lost-transactions.js';
 import { runLoop } from './loop.js';
 import { Notifier } from './notifier.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
-import { InFlightJobs, type WorkerRuntime } from './runtime.js';
+import { InFlightJobs, WorkerActivity, type WorkerRuntime } from './runtime.js';
+import { removeHeartbeat } from './services/heartbeat.js';
 import { periodicServices } from './services/index.js';
 import type { PeriodicService } from './services/periodic-service.js';
 
@@ -80,6 +81,7 @@ class QueueWorker implements Worker {
   #lostTransactions = new LostTransactions();
   #removeListeners: () => void = () => {};
   #services: readonly PeriodicService[];
+  #activity = new WorkerActivity();
 
   constructor(pool: pg.Pool, options: ResolvedWorkerOptions) {
     this.#pool = pool;
@@ -87,7 +89,7 @@ class QueueWorker implements Worker {
     this.id = options.workerId;
     this.queue = options.queue;
     this.#emit = createEmitter(options.log, { workerId: options.workerId, queue: options.queue });
-    this.#services = periodicServices(pool, options, this.#emit);
+    this.#services = periodicServices(pool, options, this.#activity, this.#emit);
   }
 
   get state(): WorkerState {
@@ -124,15 +126,18 @@ class QueueWorker implements Worker {
     }
     this.#shutdown = new AbortController();
     this.#inFlight = new InFlightJobs();
+    const leaseHolder = `${options.workerId}:${randomUUID()}`;
+    this.#activity.restart(leaseHolder);
     const runtime: WorkerRuntime = {
       pool: this.#pool,
       options,
       ...claimsOf(options),
       lostTransactions: this.#lostTransactions,
-      leaseHolder: `${options.workerId}:${randomUUID()}`,
+      leaseHolder,
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
       inFlight: this.#inFlight,
+      activity: this.#activity,
     };
     // stop() was called while the schema was being checked: spawn nothing.
     if (this.#state !== 'starting') return;
@@ -179,6 +184,7 @@ class QueueWorker implements Worker {
       finished = await settlesWithin(loopsDone, ABANDON_GRACE_MS);
     }
     await settlesWithin(servicesStopped, ABANDON_GRACE_MS);
+    await settlesWithin(removeHeartbeat(this.#pool, this.#options, this.#activity), ABANDON_GRACE_MS);
     // Lost transactions not yet reported would count against their jobs as crashes.
     if (this.#lostTransactions.pending) {
       const reported = this.#lostTransactions.report(this.#pool, this.#options.tables).catch(() => {});
