@@ -1,4 +1,4 @@
--- Proletarian schema, version 8: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 9: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -139,3 +139,24 @@ CREATE TABLE "proletarian"."job_cancel_requests" (
 );
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (8, 'cancel and discard');
+
+-- Migration 9: workers and dashboard
+CREATE TABLE "proletarian"."job_workers" (
+  instance_id  text        PRIMARY KEY,
+  worker_id    text        NOT NULL,
+  queue        text        NOT NULL,
+  host         text        NOT NULL,
+  pid          integer     NOT NULL,
+  concurrency  integer     NOT NULL,
+  started_at   timestamptz NOT NULL DEFAULT now(),
+  last_seen_at timestamptz NOT NULL DEFAULT now(),
+  jobs_done    bigint      NOT NULL DEFAULT 0,
+  running_jobs uuid[]      NOT NULL DEFAULT '{}'
+);
+
+CREATE INDEX "archived_job_finished_idx" ON "proletarian"."archived_job" (finished_at) INCLUDE (status, queue);
+DROP INDEX "proletarian"."archived_job_finished_at_idx";
+
+CREATE INDEX "archived_job_unsuccessful_idx" ON "proletarian"."archived_job" (status, finished_at, job_id) WHERE status <> 'success';
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (9, 'workers and dashboard');

@@ -21,6 +21,8 @@
 --   cancelJob, and workers          SELECT, INSERT, DELETE on      SELECT, INSERT, UPDATE, DELETE
 --     answering its requests        job_cancel_requests (UPDATE:   on job_cancel_requests
 --                                   to lock old ones it clears)
+--   worker: heartbeat (its row      SELECT, INSERT, UPDATE,        SELECT, INSERT, UPDATE, DELETE
+--     in the list of workers)       DELETE on job_workers          on job_workers
 --
 -- Install and upgrade the tables (`npx proletarian migrate`, `migrate()`) as
 -- the schema's owner, not as this role: migrations create and alter tables.
@@ -28,6 +30,8 @@
 -- archived jobs back on their queue (`retryJob()`, `retryJobs()`,
 -- `npx proletarian retry`) need DELETE on it, which this role does not have:
 -- run them as the owner too, or as a role of their own with that grant.
+-- The dashboard reads every table; its delete action needs DELETE on
+-- archived_job too. Give it a role of its own, or run it as the owner.
 --
 -- Run it as a superuser or a role with CREATEROLE, after the tables exist:
 --   psql "$DATABASE_URL" -f database/roles.sql
@@ -62,3 +66,4 @@ GRANT SELECT, INSERT, DELETE ON TABLE proletarian.job_lost_transactions TO prole
 GRANT SELECT, INSERT, UPDATE ON TABLE proletarian.job_schedules TO proletarian;
 GRANT SELECT, INSERT, UPDATE ON TABLE proletarian.job_queue_states TO proletarian;
 GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job_cancel_requests TO proletarian;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE proletarian.job_workers TO proletarian;

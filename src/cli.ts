@@ -37,6 +37,10 @@ Commands:
   retry <id>     Put a job archived as failure, cancelled or discarded back on its queue.
   retry --failed Put every job archived as failure back on its queue (with
                  --cancelled, --discarded: those too; narrowed by --queue, --type, --since).
+  dashboard      Serve the web dashboard. Listens on 127.0.0.1 unless --host says
+                 otherwise; any other address needs authentication, from the
+                 environment: PROLETARIAN_DASHBOARD_TOKEN, or
+                 PROLETARIAN_DASHBOARD_USER and PROLETARIAN_DASHBOARD_PASSWORD.
 
 Options:
   --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
@@ -71,6 +75,11 @@ Options of retry (without a job id):
 
 Options of schedules:
   --next <n>                  How many next runs to show per schedule (default: 3)
+
+Options of dashboard:
+  --port <n>                  Port to listen on (default: 8080; 0: any free port)
+  --host <address>            Address to listen on (default: 127.0.0.1)
+  --read-only                 Show everything, change nothing
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -97,6 +106,9 @@ async function main(argv: string[]): Promise<number> {
       discarded: { type: 'boolean' },
       type: { type: 'string' },
       since: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'read-only': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -241,6 +253,43 @@ async function main(argv: string[]): Promise<number> {
         ].join(', ');
         process.stdout.write(`retried ${count} job${count === 1 ? '' : 's'} ${which}\n`);
       });
+    }
+    case 'dashboard': {
+      const databaseUrl = values['database-url'] ?? process.env['DATABASE_URL'];
+      if (!databaseUrl) {
+        process.stderr.write('proletarian dashboard: set DATABASE_URL or pass --database-url\n');
+        return 1;
+      }
+      const port = values.port === undefined ? 8080 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new InvalidOptionError(`--port must be a port number; got ${JSON.stringify(values.port)}`);
+      }
+      const { startStandalone, StartRefused } = await import('./dashboard/standalone.js');
+      try {
+        const { server, pool, url } = await startStandalone({
+          databaseUrl,
+          host: values.host ?? '127.0.0.1',
+          port,
+          readOnly: values['read-only'] ?? false,
+          tables,
+          env: process.env,
+        });
+        process.stdout.write(`proletarian dashboard listening on ${url}\n`);
+        await new Promise<void>((resolve) => {
+          const stop = () => server.close(() => resolve());
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        server.closeAllConnections();
+        await pool.end();
+        return 0;
+      } catch (error) {
+        if (error instanceof StartRefused) {
+          process.stderr.write(`proletarian dashboard: ${error.message}\n`);
+          return 2;
+        }
+        throw error;
+      }
     }
     default:
       process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);

@@ -42,6 +42,7 @@ export { queueStats, type JobTypeStats } from './stats.js';
 export { pauseQueue, resumeQueue } from './queue-state.js';
 export type { ScheduleDefinition, Schedules } from './schedules.js';
 export { listSchedules, type ScheduleInfo, type ListSchedulesOptions } from './schedule-list.js';
+export { deleteJob, type DeleteJobResult } from './delete-job.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
 export {
   ARCHIVE_STATUSES,

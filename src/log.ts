@@ -111,6 +111,8 @@ export const LOG_EVENTS = {
   'queue-resumed': 'info',
   /** Reading whether the worker's queue is paused failed; the last state read holds, and the next round tries again. */
   'queue-state-error': 'error',
+  /** The worker's heartbeat (its row in the dashboard's list of workers) failed; the next one tries again. */
+  'heartbeat-error': 'warn',
   /** The schema is newer than this version of the library knows; usually a rolling deploy in progress. */
   'schema-newer-than-library': 'warn',
 } as const satisfies Record<string, LogLevel>;

@@ -31,6 +31,8 @@ export interface Tables {
   readonly queueStates: string;
   /** Requests to cancel jobs that were running when `cancelJob` was called. */
   readonly cancelRequests: string;
+  /** Running workers and their heartbeats, for the dashboard. */
+  readonly workers: string;
   /** Prefix for index and constraint names, so two installations in one schema don't collide. */
   readonly jobTableName: string;
   readonly archivedJobTableName: string;
@@ -70,7 +72,7 @@ export function resolveTables(options: TableOptions = {}): Tables {
     if (jobTableName === archivedJobTableName) {
       throw new InvalidOptionError(`jobTable and archivedJobTable must differ; both are "${jobTableName}"`);
     }
-    for (const table of ['migrations', 'lost_transactions', 'schedules', 'queue_states', 'cancel_requests']) {
+    for (const table of ['migrations', 'lost_transactions', 'schedules', 'queue_states', 'cancel_requests', 'workers']) {
       if (archivedJobTableName === `${jobTableName}_${table}`) {
         throw new InvalidOptionError(
           `archivedJobTable "${archivedJobTableName}" is taken by the ${table.replaceAll('_', ' ')} table of jobTable "${jobTableName}"`,
@@ -88,6 +90,7 @@ export function resolveTables(options: TableOptions = {}): Tables {
       schedules: `${schema}.${quote(`${jobTableName}_schedules`)}`,
       queueStates: `${schema}.${quote(`${jobTableName}_queue_states`)}`,
       cancelRequests: `${schema}.${quote(`${jobTableName}_cancel_requests`)}`,
+      workers: `${schema}.${quote(`${jobTableName}_workers`)}`,
       jobTableName,
       archivedJobTableName,
     };

@@ -544,7 +544,7 @@ describe('hostile but valid names are stored verbatim, as data', () => {
     }
     assert.deepEqual(
       await tablesIn(db.pool, db.schema),
-      ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules'],
+      ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers'],
     );
     assert.notEqual((await db.rows(`SELECT to_regnamespace('public') AS s`))[0]?.['s'], null);
   });

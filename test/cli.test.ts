@@ -61,7 +61,7 @@ describe('the proletarian CLI', () => {
     const all = Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1).join(', ');
     assert.equal(first.stdout, `migrated from version 0 to ${LATEST_SCHEMA_VERSION} (applied ${all})\n`);
     assert.equal(first.stderr, '');
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers']);
 
     const second = await run(['migrate', '--schema', schema]);
     assert.equal(second.code, 0, second.stderr);
@@ -75,7 +75,7 @@ describe('the proletarian CLI', () => {
       envWithoutDatabase(),
     );
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(await tablesOf(schema), ['done', 'work', 'work_cancel_requests', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['done', 'work', 'work_cancel_requests', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules', 'work_workers']);
   });
 
   it('migrate without DATABASE_URL exits 1 with a clear message', async () => {

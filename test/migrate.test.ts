@@ -54,11 +54,11 @@ describe('migrate', () => {
       toVersion: LATEST_SCHEMA_VERSION,
       applied: allVersions,
     });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers']);
 
     const second = await migrate(pool, { schema });
     assert.deepEqual(second, { fromVersion: LATEST_SCHEMA_VERSION, toVersion: LATEST_SCHEMA_VERSION, applied: [] });
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers']);
   });
 
   it('installs into a schema that already exists (empty)', async () => {
@@ -66,7 +66,7 @@ describe('migrate', () => {
     await pool.query(`CREATE SCHEMA "${schema}"`);
     const result = await migrate(pool, { schema });
     assert.equal(result.fromVersion, 0);
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers']);
   });
 
   it('records every applied version in the bookkeeping table', async () => {
@@ -128,14 +128,14 @@ describe('migrate', () => {
     await migrate(pool, { schema, jobTable: 'work', archivedJobTable: longName });
     const { rows } = await pool.query<{ tablename: string; indexname: string; indexdef: string }>(
       `SELECT tablename, indexname, indexdef FROM pg_indexes
-       WHERE schemaname = $1 AND indexdef LIKE '%(finished_at)' ORDER BY indexname`,
+       WHERE schemaname = $1 AND indexdef LIKE '%(finished_at) INCLUDE%' ORDER BY indexname`,
       [schema],
     );
     assert.deepEqual(
       rows.map((r) => [r.tablename, r.indexname]),
       [
-        [longName, `${longName}_finished_at_idx`],
-        ['archived_job', 'archived_job_finished_at_idx'],
+        [longName, `${longName}_finished_idx`],
+        ['archived_job', 'archived_job_finished_idx'],
       ],
     );
   });
@@ -165,7 +165,7 @@ describe('migrate', () => {
     const result = await migrate(pool, { schema });
     assert.deepEqual(result, { fromVersion: 1, toVersion: LATEST_SCHEMA_VERSION, applied: allVersions.slice(1) });
     const indexes = await pool.query(
-      `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'archived_job_finished_at_idx'`,
+      `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'archived_job_finished_idx'`,
       [schema],
     );
     assert.equal(indexes.rowCount, 1);
@@ -194,6 +194,7 @@ describe('migrate', () => {
       'job_migrations',
       'job_queue_states',
       'job_schedules',
+      'job_workers',
     ]);
     assert.equal(await count(`"${schema}".job WHERE job_id = '${jobId}'`), 1);
     assert.equal(await pauseQueue(pool, 'default', { schema }), true);
@@ -256,7 +257,29 @@ describe('migrate', () => {
       'job_migrations',
       'job_queue_states',
       'job_schedules',
+      'job_workers',
     ]);
+  });
+
+  it('upgrades the previous version: adds the workers table, keeps queued jobs, and workers report to it', async () => {
+    const schema = freshSchema();
+    // Found by name: the migration's number depends on the order of merges.
+    const version = Number(/-- Migration (\d+): workers and dashboard/.exec(schemaSql({ schema }))?.[1]);
+    await installSchemaVersion(pool, { schema }, version - 1);
+    await pool.query(`INSERT INTO "${schema}".job (job_id, queue, job_type, payload) VALUES ($1, 'default', 'x', '{}')`, [randomUUID()]);
+    assert.ok((await migrate(pool, { schema })).applied.includes(version));
+    assert.equal(await count(`"${schema}".job`), 1);
+    const worker = createWorker(pool, { schema, handlers: { x: async () => {} }, log: silentLogger, workerId: 'upgraded' });
+    await worker.start();
+    try {
+      // The heartbeat's first round runs just after start.
+      for (let i = 0; i < 500 && (await count(`"${schema}".job_workers`)) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const { rows } = await pool.query<{ worker_id: string }>(`SELECT worker_id FROM "${schema}".job_workers`);
+      assert.deepEqual(rows.map((row) => row.worker_id), ['upgraded']);
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(await count(`"${schema}".job_workers`), 0, 'a stopped worker removes its row');
   });
 
   it('8 concurrent calls on a fresh schema: all succeed, exactly one applies', async () => {
@@ -280,7 +303,7 @@ describe('migrate', () => {
     } finally {
       await Promise.all([...pools.map((p) => p.end()), ...clients.map((c) => c.end())]);
     }
-    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers']);
     assert.equal(await count(`"${schema}".job_migrations`), LATEST_SCHEMA_VERSION);
   });
 
@@ -315,20 +338,22 @@ describe('migrate', () => {
       'jobs_a_migrations',
       'jobs_a_queue_states',
       'jobs_a_schedules',
+      'jobs_a_workers',
       'jobs_b',
       'jobs_b_cancel_requests',
       'jobs_b_lost_transactions',
       'jobs_b_migrations',
       'jobs_b_queue_states',
       'jobs_b_schedules',
+      'jobs_b_workers',
     ]);
     const { rows: indexes } = await pool.query<{ indexname: string }>(
-      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%finished_at_idx' ORDER BY 1`,
+      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%finished_idx' ORDER BY 1`,
       [schema],
     );
     assert.deepEqual(
       indexes.map((i) => i.indexname),
-      ['done_a_finished_at_idx', 'done_b_finished_at_idx'],
+      ['done_a_finished_idx', 'done_b_finished_idx'],
     );
 
     const idA = await enqueue(pool, 'for-a', { to: 'a' }, a);
@@ -356,14 +381,14 @@ describe('migrate', () => {
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
-      assert.equal((await tablesOf(schema)).length, 28);
+      assert.equal((await tablesOf(schema)).length, 32);
     },
   );
 
   it('with custom table names, leaves the default names alone', async () => {
     const schema = freshSchema();
     await migrate(pool, { schema, jobTable: 'work', archivedJobTable: 'work_done' });
-    assert.deepEqual(await tablesOf(schema), ['work', 'work_cancel_requests', 'work_done', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules']);
+    assert.deepEqual(await tablesOf(schema), ['work', 'work_cancel_requests', 'work_done', 'work_lost_transactions', 'work_migrations', 'work_queue_states', 'work_schedules', 'work_workers']);
     await assert.rejects(enqueue(pool, 'x', {}, { schema }), SchemaNotReadyError);
   });
 

@@ -88,8 +88,8 @@ describe('database/roles.sql: a least-privilege role', () => {
       .join('\n');
     const schemaUses = sql.match(/SCHEMA proletarian\b|\bproletarian\./g) ?? [];
     const all = sql.match(/\bproletarian\b/g) ?? [];
-    assert.equal(schemaUses.length, 8, 'USAGE on the schema and seven tables');
-    assert.equal(all.length - schemaUses.length, 10, 'the role: pg_roles check, CREATE ROLE, eight grantees');
+    assert.equal(schemaUses.length, 9, 'USAGE on the schema and eight tables');
+    assert.equal(all.length - schemaUses.length, 11, 'the role: pg_roles check, CREATE ROLE, nine grantees');
   });
 
   it('creates a role that cannot log in, and running the script again changes nothing', async () => {
@@ -125,6 +125,10 @@ describe('database/roles.sql: a least-privilege role', () => {
       { table_name: 'job_schedules', privilege_type: 'INSERT' },
       { table_name: 'job_schedules', privilege_type: 'SELECT' },
       { table_name: 'job_schedules', privilege_type: 'UPDATE' },
+      { table_name: 'job_workers', privilege_type: 'DELETE' },
+      { table_name: 'job_workers', privilege_type: 'INSERT' },
+      { table_name: 'job_workers', privilege_type: 'SELECT' },
+      { table_name: 'job_workers', privilege_type: 'UPDATE' },
     ];
     assert.deepEqual(await grants(), expected);
     await db.pool.query(renderRoles(db.schema, role)); // idempotent
@@ -269,7 +273,7 @@ describe('database/roles.sql: a least-privilege role', () => {
   it('the tables are intact after all those attempts', async () => {
     assert.deepEqual(
       await tablesIn(db.pool, db.schema),
-      ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules'],
+      ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers'],
     );
     const archived = await db.rows(`SELECT count(*)::int AS n FROM "${db.schema}".archived_job`);
     assert.deepEqual(archived, [{ n: 4 }]);

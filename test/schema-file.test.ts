@@ -111,12 +111,13 @@ describe('database/proletarian-schema.sql', () => {
     await pool.query(inSchema(readSchemaFile().body, viaFile));
 
     const expected = await catalog(pool, viaMigrate);
-    assert.deepEqual(expected.tables, ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(expected.tables, ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers']);
     assert.ok(expected.columns.length > 10 && expected.constraints.length >= 4);
     assert.deepEqual(expected.indexes.map((i) => i.split(':')[0]).sort(), [
-      'archived_job_finished_at_idx',
+      'archived_job_finished_idx',
       'archived_job_pkey',
       'job_cancel_requests_pkey',
+      'archived_job_unsuccessful_idx',
       'job_claim_order_idx',
       'job_lost_reported_idx',
       'job_lost_transactions_pkey',
@@ -125,6 +126,7 @@ describe('database/proletarian-schema.sql', () => {
       'job_queue_states_pkey',
       'job_schedules_pkey',
       'job_unique_key_idx',
+      'job_workers_pkey',
     ]);
     assert.deepEqual(await catalog(pool, viaFile), expected);
 
@@ -173,6 +175,7 @@ describe('database/proletarian-schema.sql', () => {
     assert.match(sql, /"app"\."work_migrations"/);
     assert.match(sql, /CREATE INDEX "work_claim_idx"/);
     assert.match(sql, /CREATE INDEX "work_done_finished_at_idx" ON "app"\."work_done" \(finished_at\)/);
+    assert.match(sql, /CREATE INDEX "work_done_finished_idx" ON "app"\."work_done" \(finished_at\) INCLUDE/);
     assert.doesNotMatch(sql, /proletarian|"job"|archived_job/);
   });
 });

@@ -40,7 +40,7 @@ describe('security', () => {
       assert.ok(jobId);
     });
     assert.deepEqual(seen, payload);
-    assert.deepEqual(await tablesIn(db.pool, db.schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules']);
+    assert.deepEqual(await tablesIn(db.pool, db.schema), ['archived_job', 'job', 'job_cancel_requests', 'job_lost_transactions', 'job_migrations', 'job_queue_states', 'job_schedules', 'job_workers']);
   });
 
   it('refuses payloads with prototype-polluting keys at enqueue', async () => {

@@ -7,6 +7,7 @@ import { prioritiesAndUniqueKeys } from './005-priorities-and-unique-keys.js';
 import { schedulesAndPause } from './006-schedules-and-pause.js';
 import { traceContext } from './007-trace-context.js';
 import { cancelAndDiscard } from './008-cancel-and-discard.js';
+import { workersAndDashboard } from './009-workers-and-dashboard.js';
 
 /** One step of the schema's history. Never edit a released one: add the next. */
 export interface Migration {
@@ -25,6 +26,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'schedules and paused queues', sql: schedulesAndPause },
   { version: 7, name: 'trace context', sql: traceContext },
   { version: 8, name: 'cancel and discard', sql: cancelAndDiscard },
+  { version: 9, name: 'workers and dashboard', sql: workersAndDashboard },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

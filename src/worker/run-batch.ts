@@ -90,11 +90,13 @@ async function runBatch(
   // From here on, a cancel request heard for a job of this batch is kept for it.
   runtime.cancels.holding(slot);
   const listening = runtime.listening();
+  let claimedRows: readonly { job_id: string }[] = [];
   try {
     const claimFrom = start.next();
     const claimed = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
     claimXid = claimed.xid;
     const rows = claimed.jobs;
+    claimedRows = rows;
     const first = rows[0];
     firstClaimed = first ? { priority: first.priority, dueMs: first.process_at.getTime() } : null;
     start.found(firstClaimed);
@@ -124,8 +126,10 @@ async function runBatch(
       }
       // Handlers that return without a promise finish here and now; only the
       // others cost an await.
+      runtime.activity.running.add(row.job_id);
       const running = runJob(runtime, client, row, slot, abandoned);
       const result = running instanceof Promise ? await running : running;
+      runtime.activity.running.delete(row.job_id);
       if (result === 'abandoned') {
         // Closing the connection makes PostgreSQL roll the whole batch back,
         // even though the handler may still be using it.
@@ -140,6 +144,7 @@ async function runBatch(
     const handlerMs = performance.now() - started;
     const completed = await complete(runtime, client, results, slot, listening);
     claimXid = null;
+    runtime.activity.jobsDone += completed.length;
     logOutcomes(emit, completed, slot);
     if (runtime.telemetry) for (const { job, outcome } of completed) runtime.telemetry.settled(job, outcome);
     return { claimed: rows.length, ran: results.length, handlerMs, savepoints, soloNext };
@@ -155,6 +160,7 @@ async function runBatch(
   } finally {
     watch?.done();
     runtime.cancels.released(slot);
+    if (runtime.activity.running.size > 0) for (const row of claimedRows) runtime.activity.running.delete(row.job_id);
   }
 }
 

@@ -72,6 +72,7 @@ async function leaseAndRun(runtime: WorkerRuntime, slot: number): Promise<Leased
   const watch = runtime.inFlight.watch();
   runtime.cancels.running(slot, signal);
   if (emit.enabled('job-started')) emit('job-started', jobLog);
+  runtime.activity.running.add(job.jobId);
   const result = await Promise.race([
     runHandler(runtime, entry, job, jobContext(runtime, job, poolDb(pool), slot, signal), row, slot),
     watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
@@ -80,6 +81,7 @@ async function leaseAndRun(runtime: WorkerRuntime, slot: number): Promise<Leased
   watch.done();
   signal.clear();
   runtime.cancels.running(slot, null);
+  runtime.activity.running.delete(job.jobId);
   heartbeat.stop();
   if ('abandonedAfter' in result) {
     // The handler may still be running: keep the lease unrenewed, so the job
@@ -100,6 +102,7 @@ async function leaseAndRun(runtime: WorkerRuntime, slot: number): Promise<Leased
     outcome = decideRunOutcome(cancelledRun(job.jobId, false));
   }
   await settleLeasedJob(runtime, job, outcome, slot);
+  runtime.activity.jobsDone++;
   return 'processed';
 }
 

@@ -54,6 +54,22 @@ export interface WorkerRuntime {
    * every request announced meanwhile.
    */
   readonly listening: () => number | null;
+  /** What the heartbeat reports: the jobs running now, and how many have finished. */
+  readonly activity: WorkerActivity;
+}
+
+/** The jobs a worker's handlers run right now, and how many it has finished since it started. */
+export class WorkerActivity {
+  /** The heartbeat row's key: unique per start, so a restarted worker is a new row. */
+  instanceId = '';
+  readonly running = new Set<string>();
+  jobsDone = 0;
+
+  restart(instanceId: string): void {
+    this.instanceId = instanceId;
+    this.running.clear();
+    this.jobsDone = 0;
+  }
 }
 
 /**

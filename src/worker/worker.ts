@@ -17,7 +17,8 @@ import { Notifier } from './notifier.js';
 import { QueuePause } from './queue-pause.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.js';
 import { checkWorkerReady } from './readiness.js';
-import { InFlightJobs, type WorkerRuntime } from './runtime.js';
+import { InFlightJobs, WorkerActivity, type WorkerRuntime } from './runtime.js';
+import { removeHeartbeat } from './services/heartbeat.js';
 import { periodicServices } from './services/index.js';
 import { workerTelemetry } from '../telemetry/worker.js';
 import type { PeriodicService } from './services/periodic-service.js';
@@ -120,6 +121,7 @@ class QueueWorker implements Worker {
   #removeListeners: () => void = () => {};
   #services: readonly PeriodicService[];
   #pause: QueuePause;
+  #activity = new WorkerActivity();
 
   constructor(pool: pg.Pool, options: ResolvedWorkerOptions) {
     this.#pool = pool;
@@ -128,7 +130,7 @@ class QueueWorker implements Worker {
     this.queue = options.queue;
     this.#emit = createEmitter(options.log, { workerId: options.workerId, queue: options.queue });
     this.#pause = new QueuePause(pool, options.tables, options.queue, this.#emit, () => this.#idle.wakeAll());
-    this.#services = periodicServices(pool, options, this.#emit, this.#pause);
+    this.#services = periodicServices(pool, options, this.#emit, this.#pause, this.#activity);
   }
 
   get state(): WorkerState {
@@ -169,13 +171,15 @@ class QueueWorker implements Worker {
     const telemetry = await workerTelemetry(options.queue, options.workerId);
     this.#cancels = new JobCancels(options.concurrency);
     const notifier = options.listen ? this.#notifier() : null;
+    const leaseHolder = `${options.workerId}:${randomUUID()}`;
+    this.#activity.restart(leaseHolder);
     const runtime: WorkerRuntime = {
       pool: this.#pool,
       options,
       // With OpenTelemetry, claims read the trace context stored with each job.
       ...claimsOf(options, telemetry !== null),
       lostTransactions: this.#lostTransactions,
-      leaseHolder: `${options.workerId}:${randomUUID()}`,
+      leaseHolder,
       emit: this.#emit,
       shutdown: this.#shutdown.signal,
       inFlight: this.#inFlight,
@@ -183,6 +187,7 @@ class QueueWorker implements Worker {
       telemetry,
       cancels: this.#cancels,
       listening: notifier ? () => notifier.listening : () => null,
+      activity: this.#activity,
     };
     // Paused or resumed while this worker was stopped: the loops read it again before claiming.
     this.#pause.forget();
@@ -236,6 +241,7 @@ class QueueWorker implements Worker {
       finished = await settlesWithin(loopsDone, ABANDON_GRACE_MS);
     }
     await settlesWithin(servicesStopped, ABANDON_GRACE_MS);
+    await settlesWithin(removeHeartbeat(this.#pool, this.#options, this.#activity), ABANDON_GRACE_MS);
     // Lost transactions not yet reported would count against their jobs as crashes.
     if (this.#lostTransactions.pending) {
       const reported = this.#lostTransactions.report(this.#pool, this.#options.tables).catch(() => {});

@@ -2,6 +2,8 @@ import type pg from 'pg';
 import type { EmitLog } from '../../log.js';
 import type { ResolvedWorkerOptions } from '../options.js';
 import type { QueuePause } from '../queue-pause.js';
+import type { WorkerActivity } from '../runtime.js';
+import { heartbeatTask } from './heartbeat.js';
 import { PeriodicService } from './periodic-service.js';
 import { queueStateTask } from './queue-state.js';
 import { retentionTask } from './retention.js';
@@ -13,8 +15,12 @@ export function periodicServices(
   options: ResolvedWorkerOptions,
   emit: EmitLog,
   pause: QueuePause,
+  activity: WorkerActivity,
 ): PeriodicService[] {
-  const services: PeriodicService[] = [new PeriodicService(queueStateTask(pause), emit)];
+  const services: PeriodicService[] = [
+    new PeriodicService(queueStateTask(pause), emit),
+    new PeriodicService(heartbeatTask(pool, options, activity, emit), emit),
+  ];
   if (options.retention) {
     services.push(new PeriodicService(retentionTask(pool, options.tables, options.retention, emit), emit));
   }

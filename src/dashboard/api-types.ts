@@ -1,0 +1,128 @@
+// The JSON the dashboard's API answers with: read by the page's script, and
+// usable by any other client. Times are ISO strings, counts numbers.
+
+/** `GET api/meta`: what the page needs before anything else. */
+export interface DashboardMeta {
+  title: string;
+  /** Send in the `x-proletarian-csrf` header with every action; null when read-only. */
+  csrfToken: string | null;
+  readOnly: boolean;
+  /** Actions on one job this dashboard offers (none when read-only). */
+  jobActions: string[];
+  /** States of jobs in the job table, then of archived ones. */
+  liveStates: string[];
+  archivedStates: string[];
+  /** How often the overview and workers pages refresh. */
+  pollIntervalMs: number;
+}
+
+export interface QueueOverview {
+  queue: string;
+  waiting: number;
+  scheduled: number;
+  running: number;
+  retrying: number;
+  succeededLastHour: number;
+  failedLastHour: number;
+  succeededLastDay: number;
+  failedLastDay: number;
+  /** How long the longest-waiting due job has waited; null when none waits. */
+  oldestDueAgeMs: number | null;
+}
+
+/** Finished jobs per time bucket: `start` holds each bucket's start in epoch milliseconds. */
+export interface FinishedSeries {
+  bucketMs: number;
+  start: number[];
+  succeeded: number[];
+  failed: number[];
+}
+
+/** `GET api/overview`. */
+export interface Overview {
+  generatedAt: string;
+  queues: QueueOverview[];
+  lastHour: FinishedSeries;
+  lastDay: FinishedSeries;
+}
+
+export interface JobSummary {
+  id: string;
+  queue: string;
+  jobType: string;
+  state: string;
+  priority: number;
+  attempts: number;
+  enqueuedAt: string;
+  processAt: string;
+  finishedAt: string | null;
+  uniqueKey: string | null;
+  /** The payload's JSON, cut short. */
+  payloadPreview: string;
+  errorMessage: string | null;
+}
+
+/** `GET api/jobs?state=…`: one page; `next` is the cursor of the following one, or null at the end. */
+export interface JobPage {
+  jobs: JobSummary[];
+  next: string | null;
+}
+
+export interface StoredError {
+  name?: string;
+  message?: string;
+  stack?: string;
+  attempt?: number;
+}
+
+export interface TimelineEntry {
+  /** Null when the time was not recorded (a failed attempt before the last one). */
+  at: string | null;
+  what: string;
+}
+
+/** `GET api/jobs/<id>`. */
+export interface JobDetail {
+  id: string;
+  queue: string;
+  jobType: string;
+  state: string;
+  priority: number;
+  attempts: number;
+  abandonedRuns: number | null;
+  enqueuedAt: string;
+  processAt: string;
+  finishedAt: string | null;
+  uniqueKey: string | null;
+  lockedBy: string | null;
+  payload: unknown;
+  lastError: StoredError | null;
+  timeline: TimelineEntry[];
+}
+
+/** `GET api/workers`: one entry per running worker. */
+export interface WorkerInfo {
+  instanceId: string;
+  workerId: string;
+  queue: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  startedAt: string;
+  lastSeenAt: string;
+  jobsDone: number;
+  /** Jobs its handlers ran at its last heartbeat. */
+  runningJobs: string[];
+}
+
+/** `GET api/names`: choices for the filters. */
+export interface KnownNames {
+  queues: string[];
+  jobTypes: string[];
+}
+
+/** The answer to an action, and to any request that failed. */
+export interface ActionAnswer {
+  ok: boolean;
+  message: string;
+}

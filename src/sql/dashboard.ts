@@ -1,0 +1,247 @@
+import { ARCHIVE_STATUSES } from '../archive-status.js';
+import type { Tables } from '../tables.js';
+import type { Queryable } from '../types.js';
+
+// The dashboard's reads. Every list is paged by keyset — (time, job_id)
+// after the last row shown — so a page costs the same on page 1 and page
+// 10,000. Times travel as epoch microseconds in text: a JS Date keeps only
+// milliseconds, and a cursor that lost the rest would skip or repeat rows.
+
+/** A worker counts as online while its last heartbeat is younger than this. */
+export const WORKER_ONLINE_SECONDS = 30;
+
+/** States of jobs still in the job table; disjoint, in this order of precedence. */
+export const LIVE_STATES = ['waiting', 'scheduled', 'running', 'retrying'] as const;
+export type LiveState = (typeof LIVE_STATES)[number];
+
+/** The archive's states, one per archive status (`success` reads as succeeded). */
+export const ARCHIVE_STATE_OF_STATUS: Readonly<Record<string, string>> = { success: 'succeeded', failure: 'failed' };
+export const ARCHIVED_STATES: readonly string[] = ARCHIVE_STATUSES.map((s) => ARCHIVE_STATE_OF_STATUS[s] ?? s);
+export const STATUS_OF_ARCHIVED_STATE: Readonly<Record<string, string>> = Object.fromEntries(
+  ARCHIVE_STATUSES.map((s) => [ARCHIVE_STATE_OF_STATUS[s] ?? s, s]),
+);
+
+const MICROS = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+const FROM_MICROS = (param: string) => `(timestamptz 'epoch' + ${param}::bigint * interval '1 microsecond')`;
+
+/**
+ * Which jobs run now: those named by the heartbeats of online workers
+ * (transaction mode marks nothing on the row; the worker knows), and leases
+ * not yet run out.
+ */
+function runningIdsCte(t: Tables): string {
+  return `running AS (
+    SELECT DISTINCT unnest(running_jobs) AS job_id FROM ${t.workers}
+    WHERE last_seen_at > now() - interval '${WORKER_ONLINE_SECONDS} seconds'
+  )`;
+}
+
+/** The state of a row of the job table, as SQL over its columns and the running CTE. */
+function liveStateSql(): string {
+  return `CASE
+    WHEN j.job_id IN (SELECT job_id FROM running) OR (j.locked_by IS NOT NULL AND j.process_at > now()) THEN 'running'
+    WHEN j.attempts > 0 THEN 'retrying'
+    WHEN j.process_at > now() THEN 'scheduled'
+    ELSE 'waiting' END`;
+}
+
+export interface LiveCountRow {
+  queue: string;
+  state: LiveState;
+  count: number;
+  oldest_due_at: Date | null;
+}
+
+/** Jobs in the job table per queue and state, and each queue's oldest due job. One scan of the job table. */
+export async function liveCounts(db: Queryable, t: Tables): Promise<LiveCountRow[]> {
+  const { rows } = await db.query<LiveCountRow>(
+    `WITH ${runningIdsCte(t)}
+     SELECT queue, state, count(*)::int AS count,
+            min(process_at) FILTER (WHERE state = 'waiting') AS oldest_due_at
+     FROM (SELECT j.queue, j.process_at, ${liveStateSql()} AS state FROM ${t.job} j) s
+     GROUP BY queue, state`,
+  );
+  return rows;
+}
+
+export interface FinishedBucketRow {
+  queue: string;
+  status: string;
+  /** Bucket start, epoch milliseconds. */
+  bucket_ms: string;
+  count: number;
+}
+
+/**
+ * Archived jobs per queue, status and time bucket over the last `windowSeconds`:
+ * one range of the archive's finished-at index.
+ */
+export async function finishedBuckets(
+  db: Queryable,
+  t: Tables,
+  windowSeconds: number,
+  bucketSeconds: number,
+): Promise<FinishedBucketRow[]> {
+  const { rows } = await db.query<FinishedBucketRow>(
+    `SELECT queue, status,
+            (floor(extract(epoch FROM finished_at) / $2) * $2 * 1000)::bigint::text AS bucket_ms,
+            count(*)::int AS count
+     FROM ${t.archivedJob}
+     WHERE finished_at > now() - $1 * interval '1 second'
+     GROUP BY 1, 2, 3`,
+    [windowSeconds, bucketSeconds],
+  );
+  return rows;
+}
+
+export interface JobListFilter {
+  state: string;
+  queue?: string | undefined;
+  jobType?: string | undefined;
+  /** Only jobs whose time (due time, or finish time for archived ones) is at or after / before these. */
+  from?: Date | undefined;
+  to?: Date | undefined;
+  /** Text anywhere in the payload or the last error, case-insensitive. */
+  text?: string | undefined;
+}
+
+export interface JobListQuery extends JobListFilter {
+  order: 'asc' | 'desc';
+  /** The last row of the previous page: its time in epoch microseconds and its id. */
+  after?: { micros: string; jobId: string } | undefined;
+  limit: number;
+  /** Payload and error in full (for redaction) rather than their first characters. */
+  full: boolean;
+}
+
+export interface JobListRow {
+  job_id: string;
+  queue: string;
+  job_type: string;
+  priority: number;
+  attempts: number;
+  enqueued_at: Date;
+  process_at: Date;
+  finished_at: Date | null;
+  unique_key: string | null;
+  payload_text: string;
+  last_error: unknown;
+  sort_micros: string;
+}
+
+const PREVIEW_CHARS = 300;
+
+/** One page of jobs in a state, in the order of its time column. */
+export async function listJobs(db: Queryable, t: Tables, q: JobListQuery): Promise<JobListRow[]> {
+  const status = STATUS_OF_ARCHIVED_STATE[q.state];
+  const values: unknown[] = [];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const where: string[] = [];
+  const timeColumn = status ? 'j.finished_at' : 'j.process_at';
+  if (status) where.push(`j.status = ${param(status)}`);
+  else where.push(`${liveStateSql()} = ${param(q.state)}`);
+  if (q.queue !== undefined) where.push(`j.queue = ${param(q.queue)}`);
+  if (q.jobType !== undefined) where.push(`j.job_type = ${param(q.jobType)}`);
+  if (q.from) where.push(`${timeColumn} >= ${param(q.from)}`);
+  if (q.to) where.push(`${timeColumn} < ${param(q.to)}`);
+  if (q.text !== undefined) {
+    const pattern = param(`%${q.text.replace(/[\\%_]/g, '\\$&')}%`);
+    where.push(`(j.payload::text ILIKE ${pattern} OR j.last_error::text ILIKE ${pattern})`);
+  }
+  const comparison = q.order === 'asc' ? '>' : '<';
+  if (q.after) {
+    where.push(`(${timeColumn}, j.job_id) ${comparison} (${FROM_MICROS(param(q.after.micros))}, ${param(q.after.jobId)}::uuid)`);
+  }
+  const direction = q.order === 'asc' ? 'ASC' : 'DESC';
+  const payload = q.full ? 'j.payload::text' : `left(j.payload::text, ${PREVIEW_CHARS})`;
+  const error = q.full
+    ? 'j.last_error'
+    : `CASE WHEN j.last_error IS NULL THEN NULL ELSE jsonb_build_object('name', j.last_error->'name', 'message', left(j.last_error->>'message', ${PREVIEW_CHARS})) END`;
+  const sql = `WITH ${runningIdsCte(t)}
+    SELECT j.job_id, j.queue, j.job_type, j.priority, j.attempts, j.enqueued_at, j.process_at,
+           ${status ? 'j.finished_at' : 'NULL::timestamptz AS finished_at'}, j.unique_key,
+           ${payload} AS payload_text, ${error} AS last_error, ${MICROS(timeColumn)} AS sort_micros
+    FROM ${status ? t.archivedJob : t.job} j
+    WHERE ${where.join(' AND ')}
+    ORDER BY ${timeColumn} ${direction}, j.job_id ${direction}
+    LIMIT ${param(q.limit)}`;
+  const { rows } = await db.query<JobListRow>(sql, values);
+  return rows;
+}
+
+export interface JobRow {
+  job_id: string;
+  queue: string;
+  job_type: string;
+  priority: number;
+  attempts: number;
+  enqueued_at: Date;
+  process_at: Date;
+  finished_at: Date | null;
+  unique_key: string | null;
+  payload: unknown;
+  last_error: unknown;
+  state: string;
+  locked_by: string | null;
+  abandoned_runs: number | null;
+}
+
+/** One job, wherever it is: the job table first (it is the newer), then the archive. */
+export async function findJob(db: Queryable, t: Tables, jobId: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `WITH ${runningIdsCte(t)}
+     SELECT j.job_id, j.queue, j.job_type, j.priority, j.attempts, j.enqueued_at, j.process_at,
+            NULL::timestamptz AS finished_at, j.unique_key, j.payload, j.last_error,
+            ${liveStateSql()} AS state, j.locked_by, j.abandoned_runs
+     FROM ${t.job} j WHERE j.job_id = $1
+     UNION ALL
+     SELECT a.job_id, a.queue, a.job_type, a.priority, a.attempts, a.enqueued_at, a.process_at,
+            a.finished_at, a.unique_key, a.payload, a.last_error, a.status, NULL, NULL
+     FROM ${t.archivedJob} a WHERE a.job_id = $1
+     LIMIT 1`,
+    [jobId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  if (row.finished_at) row.state = ARCHIVE_STATE_OF_STATUS[row.state] ?? row.state;
+  return row;
+}
+
+export interface WorkerRow {
+  instance_id: string;
+  worker_id: string;
+  queue: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  started_at: Date;
+  last_seen_at: Date;
+  jobs_done: string;
+  running_jobs: string[];
+}
+
+/** Workers whose last heartbeat is recent; the others have vanished. */
+export async function onlineWorkers(db: Queryable, t: Tables): Promise<WorkerRow[]> {
+  const { rows } = await db.query<WorkerRow>(
+    `SELECT instance_id, worker_id, queue, host, pid, concurrency, started_at, last_seen_at,
+            jobs_done::text AS jobs_done, running_jobs::text[] AS running_jobs
+     FROM ${t.workers}
+     WHERE last_seen_at > now() - interval '${WORKER_ONLINE_SECONDS} seconds'
+     ORDER BY queue, worker_id, started_at`,
+  );
+  return rows;
+}
+
+/** The distinct queues and job types seen, for the filters' choices: loose index scans would be nicer, but both tables are read by index. */
+export async function knownNames(db: Queryable, t: Tables): Promise<{ queues: string[]; jobTypes: string[] }> {
+  const { rows } = await db.query<{ queue: string; job_type: string }>(
+    `SELECT DISTINCT queue, job_type FROM ${t.job}
+     UNION
+     SELECT DISTINCT queue, job_type FROM (
+       SELECT queue, job_type FROM ${t.archivedJob} ORDER BY finished_at DESC LIMIT 10000
+     ) recent`,
+  );
+  const queues = [...new Set(rows.map((r) => r.queue))].sort();
+  const jobTypes = [...new Set(rows.map((r) => r.job_type))].sort();
+  return { queues, jobTypes };
+}

@@ -1,0 +1,403 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import express from 'express';
+import { createWorker, deleteJob, enqueue, enqueueMany, silentLogger } from 'proletarian';
+import {
+  basicAuth,
+  createDashboard,
+  tokenAuth,
+  type DashboardMeta,
+  type DashboardOptions,
+  type JobDetail,
+  type JobPage,
+  type Overview,
+  type WorkerInfo,
+} from 'proletarian/dashboard';
+import { createTestDatabase, deferred, waitFor, type TestDatabase } from './helpers/database.js';
+
+/** Serves `handler` on a free local port; `close` stops it. */
+async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('the dashboard', () => {
+  let db: TestDatabase;
+  const closers: (() => Promise<void>)[] = [];
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    for (const close of closers) await close();
+    await db.close();
+  });
+
+  /** The dashboard on node:http under /admin/jobs; resolves to its base URL (with the slash). */
+  async function dashboard(options: DashboardOptions = {}): Promise<string> {
+    const handler = createDashboard(db.pool, { ...db.tables, basePath: '/admin/jobs', ...options });
+    const server = await serve((req, res) => handler(req, res));
+    closers.push(server.close);
+    return `${server.url}/admin/jobs/`;
+  }
+
+  async function json<T>(url: string, init?: RequestInit): Promise<T> {
+    const response = await fetch(url, init);
+    assert.equal(response.status, 200, `${url}: ${response.status} ${await response.clone().text()}`);
+    return (await response.json()) as T;
+  }
+
+  it('serves its page with a strict Content-Security-Policy, and redirects the bare base path', async () => {
+    const base = await dashboard();
+    const bare = await fetch(base.slice(0, -1), { redirect: 'manual' });
+    assert.equal(bare.status, 308);
+    assert.equal(bare.headers.get('location'), '/admin/jobs/');
+
+    const page = await fetch(base);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+    const html = await page.text();
+    assert.doesNotMatch(html, /<script>|<style>|\son\w+=|style="/, 'no inline script, style or handler');
+    assert.doesNotMatch(html, /https?:\/\//, 'nothing loaded from elsewhere');
+
+    for (const asset of ['app.js', 'app.css', 'uPlot.iife.min.js', 'uPlot.min.css']) {
+      const response = await fetch(`${base}assets/${asset}`);
+      assert.equal(response.status, 200, asset);
+      const etag = response.headers.get('etag');
+      assert.ok(etag);
+      const again = await fetch(`${base}assets/${asset}`, { headers: { 'If-None-Match': etag } });
+      assert.equal(again.status, 304);
+    }
+    assert.equal((await fetch(`${base}assets/..%2Fpackage.json`)).status, 404);
+    assert.equal((await fetch(`${base.replace('/admin/jobs/', '/elsewhere')}`)).status, 404);
+  });
+
+  it('answers the overview with counts per queue and state, and the finished jobs per minute', async () => {
+    const base = await dashboard();
+    await enqueueMany(
+      db.pool,
+      [
+        { jobType: 'ov-a', payload: 1, queue: 'ov' },
+        { jobType: 'ov-a', payload: 2, queue: 'ov' },
+        { jobType: 'ov-b', payload: 3, queue: 'ov', processIn: 3_600_000 },
+        { jobType: 'ov-ok', payload: 4, queue: 'ov-done' },
+        { jobType: 'ov-bad', payload: 5, queue: 'ov-done' },
+      ],
+      db.tables,
+    );
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue: 'ov-done',
+      log: silentLogger,
+      pollInterval: 20,
+      retryStrategy: { retries: 0 },
+      handlers: {
+        'ov-ok': () => {},
+        'ov-bad': () => {
+          throw new Error('no');
+        },
+      },
+    });
+    await worker.start();
+    try {
+      const overview = await waitFor(async () => {
+        const data = await json<Overview>(`${base}api/overview`);
+        const done = data.queues.find((q) => q.queue === 'ov-done');
+        return done && done.succeededLastHour + done.failedLastHour === 2 ? data : null;
+      });
+      const ov = overview.queues.find((q) => q.queue === 'ov')!;
+      assert.equal(ov.waiting, 2);
+      assert.equal(ov.scheduled, 1);
+      assert.ok(ov.oldestDueAgeMs !== null && ov.oldestDueAgeMs >= 0);
+      const done = overview.queues.find((q) => q.queue === 'ov-done')!;
+      assert.deepEqual([done.succeededLastHour, done.failedLastHour, done.succeededLastDay, done.failedLastDay], [1, 1, 1, 1]);
+      assert.equal(overview.lastHour.start.length, 61);
+      assert.equal(overview.lastHour.succeeded.reduce((a, b) => a + b, 0), 1);
+      assert.equal(overview.lastDay.failed.reduce((a, b) => a + b, 0), 1);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('pages through a state by keyset, in order, with every job exactly once', async () => {
+    const base = await dashboard();
+    const queue = 'paged';
+    const ids = await enqueueMany(
+      db.pool,
+      Array.from({ length: 120 }, (_, i) => ({ jobType: 'page', payload: { i }, queue })),
+      db.tables,
+    );
+    const seen: string[] = [];
+    let next: string | null = '';
+    let pages = 0;
+    while (next !== null) {
+      const page: JobPage = await json<JobPage>(`${base}api/jobs?state=waiting&queue=${queue}${next ? `&after=${next}` : ''}`);
+      seen.push(...page.jobs.map((job) => job.id));
+      next = page.next;
+      pages++;
+    }
+    assert.equal(pages, 3);
+    // One enqueueMany: one due time, so the ids (UUIDv7, increasing) give the order.
+    assert.deepEqual(seen, ids);
+    const newestFirst = await json<JobPage>(`${base}api/jobs?state=waiting&queue=${queue}&order=desc`);
+    assert.equal(newestFirst.jobs[0]?.id, ids[ids.length - 1]);
+
+    const filtered = await json<JobPage>(`${base}api/jobs?state=waiting&queue=${queue}&q=${encodeURIComponent('"i": 117')}`);
+    assert.deepEqual(filtered.jobs.map((job) => job.id), [ids[117]]);
+    const wrongType = await json<JobPage>(`${base}api/jobs?state=waiting&queue=${queue}&type=other`);
+    assert.equal(wrongType.jobs.length, 0);
+    const future = await json<JobPage>(`${base}api/jobs?state=waiting&queue=${queue}&from=${new Date(Date.now() + 60_000).toISOString()}`);
+    assert.equal(future.jobs.length, 0);
+
+    assert.equal((await fetch(`${base}api/jobs?state=nonsense`)).status, 400);
+    assert.equal((await fetch(`${base}api/jobs?state=waiting&after=1_2`)).status, 400);
+  });
+
+  it("shows a failed job's payload, its error with the stack, priority and unique key", async () => {
+    const base = await dashboard();
+    const queue = 'failing';
+    const jobId = await enqueue(db.pool, 'explode', { user: 7, note: '<script>alert(1)</script>' }, {
+      ...db.tables,
+      queue,
+      priority: 3,
+      uniqueKey: 'explode:7',
+    });
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      pollInterval: 20,
+      retryStrategy: { retries: 0 },
+      handlers: {
+        explode: function explodeHandler() {
+          throw new TypeError('<img src=x onerror=alert(2)> went wrong');
+        },
+      },
+    });
+    await worker.start();
+    try {
+      const job = await waitFor(async () => {
+        const detail = await json<JobDetail>(`${base}api/jobs/${jobId}`);
+        return detail.state === 'failed' ? detail : null;
+      });
+      assert.deepEqual(job.payload, { user: 7, note: '<script>alert(1)</script>' });
+      assert.equal(job.priority, 3);
+      assert.equal(job.uniqueKey, 'explode:7');
+      assert.equal(job.attempts, 1);
+      assert.equal(job.lastError?.name, 'TypeError');
+      assert.match(job.lastError?.stack ?? '', /explodeHandler/);
+      assert.deepEqual(job.timeline.map((entry) => entry.what.split(':')[0]), ['Attempt 1 failed', 'Enqueued', 'Last due', 'Finished']);
+      const failed = await json<JobPage>(`${base}api/jobs?state=failed&queue=${queue}`);
+      assert.deepEqual(failed.jobs.map((j) => j.id), [jobId]);
+      assert.equal(failed.jobs[0]?.errorMessage, '<img src=x onerror=alert(2)> went wrong');
+    } finally {
+      await worker.stop();
+    }
+    assert.equal((await fetch(`${base}api/jobs/00000000-0000-7000-8000-000000000000`)).status, 404);
+    assert.equal((await fetch(`${base}api/jobs/not-an-id`)).status, 404);
+  });
+
+  it('lists running workers with the jobs they run now; a stopped worker leaves the list', async () => {
+    const base = await dashboard();
+    const queue = 'working';
+    const release = deferred();
+    const started = deferred();
+    const jobId = await enqueue(db.pool, 'hold', {}, { ...db.tables, queue });
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      workerId: 'dash-worker',
+      concurrency: 2,
+      log: silentLogger,
+      pollInterval: 20,
+      heartbeatInterval: 100,
+      handlers: {
+        hold: async () => {
+          started.resolve();
+          await release.promise;
+        },
+      },
+    });
+    await worker.start();
+    try {
+      await started.promise;
+      const seen = await waitFor(async () => {
+        const { workers } = await json<{ workers: WorkerInfo[] }>(`${base}api/workers`);
+        return workers.find((w) => w.workerId === 'dash-worker' && w.runningJobs.includes(jobId));
+      });
+      assert.equal(seen.queue, queue);
+      assert.equal(seen.concurrency, 2);
+      assert.equal(seen.pid > 0, true);
+      const running = await json<JobPage>(`${base}api/jobs?state=running&queue=${queue}`);
+      assert.deepEqual(running.jobs.map((job) => job.id), [jobId]);
+      const overview = await json<Overview>(`${base}api/overview`);
+      assert.equal(overview.queues.find((q) => q.queue === queue)?.running, 1);
+      release.resolve();
+      await waitFor(async () => {
+        const { workers } = await json<{ workers: WorkerInfo[] }>(`${base}api/workers`);
+        return workers.find((w) => w.workerId === 'dash-worker' && w.jobsDone === 1 && w.runningJobs.length === 0);
+      });
+    } finally {
+      release.resolve();
+      await worker.stop();
+    }
+    const { workers } = await json<{ workers: WorkerInfo[] }>(`${base}api/workers`);
+    assert.equal(workers.some((w) => w.workerId === 'dash-worker'), false);
+  });
+
+  it('hides secrets through redact, in lists and on the job page', async () => {
+    const base = await dashboard({
+      redact: (job) => ({
+        ...job,
+        payload: typeof job.payload === 'object' && job.payload !== null ? { ...job.payload, password: '[hidden]' } : job.payload,
+      }),
+    });
+    const jobId = await enqueue(db.pool, 'login', { user: 'ann', password: 'hunter2' }, { ...db.tables, queue: 'secret' });
+    const detail = await json<JobDetail>(`${base}api/jobs/${jobId}`);
+    assert.deepEqual(detail.payload, { user: 'ann', password: '[hidden]' });
+    const page = await json<JobPage>(`${base}api/jobs?state=waiting&queue=secret`);
+    assert.doesNotMatch(page.jobs[0]?.payloadPreview ?? '', /hunter2/);
+    assert.match(page.jobs[0]?.payloadPreview ?? '', /\[hidden\]/);
+  });
+
+  it('refuses actions without the CSRF token, from another origin, and when read-only', async () => {
+    const base = await dashboard();
+    const meta = await json<DashboardMeta>(`${base}api/meta`);
+    assert.deepEqual(meta.jobActions, ['delete']);
+    const token = meta.csrfToken!;
+    const jobId = await enqueue(db.pool, 'doomed', {}, { ...db.tables, queue: 'actions' });
+    const host = new URL(base).host;
+    const post = (headers: Record<string, string>) =>
+      fetch(`${base}api/jobs/${jobId}/delete`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+
+    const noToken = await post({});
+    assert.equal(noToken.status, 403);
+    assert.match(((await noToken.json()) as { message: string }).message, /CSRF token is missing/);
+    assert.equal((await post({ 'x-proletarian-csrf': 'x'.repeat(token.length) })).status, 403);
+    const crossSite = await post({ 'x-proletarian-csrf': token, origin: 'https://evil.example' });
+    assert.equal(crossSite.status, 403);
+    assert.match(((await crossSite.json()) as { message: string }).message, /cross-origin/);
+    assert.equal((await post({ 'x-proletarian-csrf': token, 'sec-fetch-site': 'cross-site' })).status, 403);
+    // A form post from another site: no token, a foreign origin, not JSON.
+    const form = await fetch(`${base}api/jobs/${jobId}/delete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: 'a=1',
+    });
+    assert.equal(form.status, 403);
+    assert.equal((await db.rows(`SELECT 1 FROM "${db.schema}".job WHERE job_id = $1`, [jobId])).length, 1);
+
+    const ok = await post({ 'x-proletarian-csrf': token, origin: `http://${host}`, 'sec-fetch-site': 'same-origin' });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.equal((await db.rows(`SELECT 1 FROM "${db.schema}".job WHERE job_id = $1`, [jobId])).length, 0);
+    assert.equal((await post({ 'x-proletarian-csrf': token })).status, 409); // gone now
+
+    const readOnly = await dashboard({ readOnly: true });
+    const readOnlyMeta = await json<DashboardMeta>(`${readOnly}api/meta`);
+    assert.deepEqual([readOnlyMeta.readOnly, readOnlyMeta.csrfToken, readOnlyMeta.jobActions], [true, null, []]);
+    const refused = await fetch(`${readOnly}api/jobs/${jobId}/delete`, { method: 'POST', headers: { 'x-proletarian-csrf': token } });
+    assert.equal(refused.status, 403);
+  });
+
+  it('asks for credentials through authorize, basicAuth and tokenAuth', async () => {
+    const basic = await dashboard({ authorize: basicAuth('ops', 'correct horse') });
+    const refused = await fetch(basic);
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get('www-authenticate') ?? '', /^Basic/);
+    const credentials = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+    assert.equal((await fetch(`${basic}api/meta`, { headers: { authorization: credentials('ops', 'wrong') } })).status, 401);
+    assert.equal((await fetch(`${basic}api/meta`, { headers: { authorization: credentials('ops', 'correct horse') } })).status, 200);
+
+    const token = 'a-token-of-32-characters-or-so!!';
+    const tokened = await dashboard({ authorize: tokenAuth(token) });
+    assert.equal((await fetch(`${tokened}api/overview`)).status, 401);
+    assert.equal((await fetch(`${tokened}api/overview`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    assert.equal((await fetch(`${tokened}api/overview`, { headers: { authorization: credentials('anyone', token) } })).status, 200);
+
+    const custom = await dashboard({ authorize: async (req) => req.headers['x-user'] === 'admin' });
+    assert.equal((await fetch(`${custom}api/meta`)).status, 401);
+    assert.equal((await fetch(`${custom}api/meta`, { headers: { 'x-user': 'admin' } })).status, 200);
+  });
+
+  it('mounts in Express under a path, and passes other requests on', async () => {
+    const app = express();
+    app.use('/jobs', createDashboard(db.pool, db.tables));
+    app.get('/health', (_req, res) => void res.send('fine'));
+    const server = await serve(app);
+    closers.push(server.close);
+    const bare = await fetch(`${server.url}/jobs`, { redirect: 'manual' });
+    assert.equal(bare.status, 308);
+    assert.equal(bare.headers.get('location'), '/jobs/');
+    assert.match(await (await fetch(`${server.url}/jobs/`)).text(), /<title>Proletarian<\/title>/);
+    const meta = await json<DashboardMeta>(`${server.url}/jobs/api/meta`);
+    assert.equal(meta.readOnly, false);
+    assert.equal(await (await fetch(`${server.url}/health`)).text(), 'fine');
+
+    // Mounted at the root with a basePath, it leaves other paths to the next handler.
+    const rootApp = express();
+    rootApp.use(createDashboard(db.pool, { ...db.tables, basePath: '/ops/queue' }));
+    rootApp.get('/other', (_req, res) => void res.send('other'));
+    const rootServer = await serve(rootApp);
+    closers.push(rootServer.close);
+    assert.equal((await fetch(`${rootServer.url}/ops/queue/api/meta`)).status, 200);
+    assert.equal(await (await fetch(`${rootServer.url}/other`)).text(), 'other');
+  });
+
+  it('rejects unknown options and a malformed basePath', () => {
+    assert.throws(() => createDashboard(db.pool, { basePath: 'no-slash' }), /basePath/);
+    assert.throws(() => createDashboard(db.pool, { colour: 'red' } as DashboardOptions), /unknown createDashboard option/);
+    assert.throws(() => createDashboard(db.pool, { csrfSecret: 'short' }), /csrfSecret/);
+  });
+});
+
+describe('deleteJob', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(() => db.close());
+
+  it('deletes waiting and archived jobs, leaves running ones, and tells a missing id', async () => {
+    const waiting = await enqueue(db.pool, 'x', {}, db.tables);
+    assert.equal(await deleteJob(db.pool, waiting, db.tables), 'deleted');
+    assert.equal(await deleteJob(db.pool, waiting, db.tables), 'not-found');
+
+    const release = deferred();
+    const started = deferred();
+    const held = await enqueue(db.pool, 'hold', {}, { ...db.tables, queue: 'del' });
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue: 'del',
+      log: silentLogger,
+      pollInterval: 20,
+      handlers: {
+        hold: async () => {
+          started.resolve();
+          await release.promise;
+        },
+      },
+    });
+    await worker.start();
+    await started.promise;
+    assert.equal(await deleteJob(db.pool, held, db.tables), 'running');
+    release.resolve();
+    await worker.stop();
+    assert.equal(await deleteJob(db.pool, held, db.tables), 'deleted');
+    assert.equal((await db.rows(`SELECT 1 FROM "${db.schema}".archived_job WHERE job_id = $1`, [held])).length, 0);
+    await assert.rejects(deleteJob(db.pool, 'nope', db.tables), /must be a job id/);
+  });
+});
