@@ -17,7 +17,7 @@ import type { ResolvedWorkerOptions } from './options.js';
 export async function checkWorkerReady(pool: pg.Pool, options: ResolvedWorkerOptions): Promise<number> {
   try {
     const version = await checkSchema(pool, options.tables);
-    const { role, missing } = await missingPrivileges(pool, privilegesNeeded(options.tables, options.retention !== null));
+    const { role, missing } = await missingPrivileges(pool, privilegesNeeded(options.tables, options.retention !== null, options.schedules.length > 0));
     if (missing.length > 0) {
       const list = missing.map((m) => `${m.privilege} on ${m.table}`).join(', ');
       throw new DatabaseSetupError(
@@ -32,12 +32,17 @@ export async function checkWorkerReady(pool: pg.Pool, options: ResolvedWorkerOpt
   }
 }
 
-// What database/roles.sql lists under "needs" for a worker; pruning adds the archive's.
-function privilegesNeeded(t: Tables, prunes: boolean): TablePrivilege[] {
+// What database/roles.sql lists under "needs" for a worker; pruning adds the
+// archive's, schedules their table's.
+function privilegesNeeded(t: Tables, prunes: boolean, schedules: boolean): TablePrivilege[] {
   const needed: [string, TablePrivilege['privilege'][]][] = [
     [t.job, ['SELECT', 'UPDATE', 'DELETE']],
     [t.archivedJob, prunes ? ['SELECT', 'INSERT', 'DELETE'] : ['INSERT']],
     [t.lostTransactions, ['SELECT', 'INSERT', 'DELETE']],
+    [t.queueStates, ['SELECT']],
+    [t.cancelRequests, ['SELECT', 'DELETE']],
+    [t.workers, ['INSERT', 'UPDATE', 'DELETE']],
   ];
+  if (schedules) needed.push([t.schedules, ['SELECT', 'INSERT', 'UPDATE']]);
   return needed.flatMap(([table, privileges]) => privileges.map((privilege) => ({ table, privilege })));
 }
