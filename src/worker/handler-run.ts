@@ -1,5 +1,5 @@
 import { JobCancelledError, JobTimeoutError, toError } from '../errors.js';
-import { errorData, type EmitLog } from '../log.js';
+import { errorData, type EmitLog, type LogData } from '../log.js';
 import { validateRetryPolicy, type RetryPolicy, type RetryStrategy } from '../retry.js';
 import { decodeStoredPayload } from '../payload.js';
 import type { JobRow } from '../sql/jobs.js';
@@ -153,22 +153,45 @@ export function jobContext(
   slot: number,
   run: RunSignal | null = null,
 ): JobContext {
-  // Built field by field: this runs for every job, and a spread costs more.
-  return {
-    jobId: job.jobId,
-    jobType: job.jobType,
-    queue: job.queue,
-    payload: job.payload,
-    attempt: job.attempt,
-    enqueuedAt: job.enqueuedAt,
-    processAt: job.processAt,
-    priority: job.priority,
-    db,
-    get signal() {
-      return run ? run.signal : runtime.shutdown;
-    },
-    log: (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message }),
-  };
+  return new RunContext(runtime, job, db, slot, run);
+}
+
+/**
+ * A handler's `ctx`. A class, so that every job's context shares its shape
+ * and its lazy `signal` getter: this runs for every job.
+ */
+class RunContext implements JobContext {
+  readonly jobId: string;
+  readonly jobType: string;
+  readonly queue: string;
+  readonly payload: unknown;
+  readonly attempt: number;
+  readonly enqueuedAt: Date;
+  readonly processAt: Date;
+  readonly priority: number;
+  readonly db: JobDb;
+  readonly log: (message: string, data?: LogData) => void;
+  readonly #run: RunSignal | null;
+  readonly #shutdown: AbortSignal;
+
+  constructor(runtime: WorkerRuntime, job: JobInfo, db: JobDb, slot: number, run: RunSignal | null) {
+    this.jobId = job.jobId;
+    this.jobType = job.jobType;
+    this.queue = job.queue;
+    this.payload = job.payload;
+    this.attempt = job.attempt;
+    this.enqueuedAt = job.enqueuedAt;
+    this.processAt = job.processAt;
+    this.priority = job.priority;
+    this.db = db;
+    this.log = (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message });
+    this.#run = run;
+    this.#shutdown = runtime.shutdown;
+  }
+
+  get signal(): AbortSignal {
+    return this.#run ? this.#run.signal : this.#shutdown;
+  }
 }
 
 /**

@@ -90,13 +90,11 @@ async function runBatch(
   // From here on, a cancel request heard for a job of this batch is kept for it.
   runtime.cancels.holding(slot);
   const listening = runtime.listening();
-  let claimedRows: readonly { job_id: string }[] = [];
   try {
     const claimFrom = start.next();
     const claimed = await beginAndClaimJobs(client, { claim, queue: options.queue, jobTypes, limit, claimFrom });
     claimXid = claimed.xid;
     const rows = claimed.jobs;
-    claimedRows = rows;
     const first = rows[0];
     firstClaimed = first ? { priority: first.priority, dueMs: first.process_at.getTime() } : null;
     start.found(firstClaimed);
@@ -126,10 +124,9 @@ async function runBatch(
       }
       // Handlers that return without a promise finish here and now; only the
       // others cost an await.
-      runtime.activity.running.add(row.job_id);
+      runtime.activity.running(slot, row.job_id);
       const running = runJob(runtime, client, row, slot, abandoned);
       const result = running instanceof Promise ? await running : running;
-      runtime.activity.running.delete(row.job_id);
       if (result === 'abandoned') {
         // Closing the connection makes PostgreSQL roll the whole batch back,
         // even though the handler may still be using it.
@@ -160,7 +157,7 @@ async function runBatch(
   } finally {
     watch?.done();
     runtime.cancels.released(slot);
-    if (runtime.activity.running.size > 0) for (const row of claimedRows) runtime.activity.running.delete(row.job_id);
+    runtime.activity.running(slot, null);
   }
 }
 

@@ -72,7 +72,7 @@ async function leaseAndRun(runtime: WorkerRuntime, slot: number): Promise<Leased
   const watch = runtime.inFlight.watch();
   runtime.cancels.running(slot, signal);
   if (emit.enabled('job-started')) emit('job-started', jobLog);
-  runtime.activity.running.add(job.jobId);
+  runtime.activity.running(slot, job.jobId);
   const result = await Promise.race([
     runHandler(runtime, entry, job, jobContext(runtime, job, poolDb(pool), slot, signal), row, slot),
     watch.abandoned.then((waitedMs) => ({ abandonedAfter: waitedMs })),
@@ -81,7 +81,7 @@ async function leaseAndRun(runtime: WorkerRuntime, slot: number): Promise<Leased
   watch.done();
   signal.clear();
   runtime.cancels.running(slot, null);
-  runtime.activity.running.delete(job.jobId);
+  runtime.activity.running(slot, null);
   heartbeat.stop();
   if ('abandonedAfter' in result) {
     // The handler may still be running: keep the lease unrenewed, so the job

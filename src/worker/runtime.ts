@@ -62,13 +62,24 @@ export interface WorkerRuntime {
 export class WorkerActivity {
   /** The heartbeat row's key: unique per start, so a restarted worker is a new row. */
   instanceId = '';
-  readonly running = new Set<string>();
   jobsDone = 0;
+  /** Per loop, the job whose handler it runs now: one store per job, read only by the heartbeat. */
+  readonly #current: (string | null)[] = [];
 
   restart(instanceId: string): void {
     this.instanceId = instanceId;
-    this.running.clear();
+    this.#current.length = 0;
     this.jobsDone = 0;
+  }
+
+  /** Loop `slot` runs the handler of `jobId` now; null when it runs none. */
+  running(slot: number, jobId: string | null): void {
+    this.#current[slot] = jobId;
+  }
+
+  /** The jobs whose handlers run now. */
+  runningJobs(): string[] {
+    return this.#current.filter((jobId): jobId is string => typeof jobId === 'string');
   }
 }
 

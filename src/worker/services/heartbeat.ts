@@ -27,7 +27,7 @@ export function heartbeatTask(pool: pg.Pool, options: ResolvedWorkerOptions, act
         pid: process.pid,
         concurrency: options.concurrency,
         jobsDone: activity.jobsDone,
-        runningJobs: [...activity.running],
+        runningJobs: activity.runningJobs(),
       }),
   };
 }
