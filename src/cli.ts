@@ -1,133 +1,207 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import pg from 'pg';
+// The `proletarian` command: finds the command, parses its options, and
+// hands it to its module under src/cli/.
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
 import { optionalWholeNumber } from './cli/args.js';
-import { planPrune, runPrune } from './cli/prune.js';
-import { planWorker, runWorker } from './cli/worker.js';
-import { explainSetupError } from './database-errors.js';
-import { parseDuration } from './cli/duration.js';
-import type { RetryableStatus } from './archive-status.js';
+import {
+  commandHelp,
+  flag,
+  JSON_OPTION,
+  parseCommandLine,
+  stringValue,
+  tablesOf,
+  type CommandSpec,
+  type Values,
+} from './cli/command-line.js';
+import { databaseUrlOf, withClient } from './cli/connect.js';
+import { JOBS_LIST, JOBS_SHOW, planList, planShow, runList, runShow } from './cli/jobs.js';
+import { printJson, printTable } from './cli/output.js';
+import { planPrune, PRUNE, pruneFlags, runPrune } from './cli/prune.js';
+import { checkRetry, RETRY, runRetry } from './cli/retry.js';
+import { planStats, runStats, STATS } from './cli/stats.js';
+import { planWorker, runWorker, WORKER, workerFlags } from './cli/worker.js';
 import { InvalidOptionError } from './errors.js';
-import { cancelJob, retryJob, retryJobs, type RetryJobsFilter } from './job-control.js';
+import { cancelJob } from './job-control.js';
 import { migrate, schemaSql } from './migrate.js';
 import { pauseQueue, resumeQueue } from './queue-state.js';
 import { listSchedules } from './schedule-list.js';
-import { queueStats } from './stats.js';
-import type { TableOptions } from './tables.js';
+import { resolveTables } from './tables.js';
 
-const USAGE = `Usage: proletarian <command> [options]
+const MIGRATE: CommandSpec = {
+  name: 'migrate',
+  summary: 'Install or upgrade the schema',
+  synopsis: '[options]',
+  description:
+    'Install or upgrade the schema in the database at DATABASE_URL (or --database-url). Safe to run from several processes at once.',
+  options: {},
+  connects: true,
+};
+const SCHEMA: CommandSpec = {
+  name: 'schema',
+  summary: 'Print the schema as SQL',
+  synopsis: '[options]',
+  description: 'Print the full schema as SQL, for Flyway, node-pg-migrate and the like. Connects to nothing.',
+  options: {
+    schema: { type: 'string', value: '<name>', help: 'Schema of the tables (default: proletarian)' },
+    'job-table': { type: 'string', value: '<name>', help: 'Job table (default: job)' },
+    'archived-job-table': { type: 'string', value: '<name>', help: 'Archived-job table (default: archived_job)' },
+  },
+  connects: false,
+};
+const PAUSE: CommandSpec = {
+  name: 'pause',
+  summary: 'Pause a queue',
+  synopsis: '<queue> [options]',
+  description:
+    'Pause a queue: every worker of it stops claiming within about a second; running jobs finish and enqueueing goes on. It stays paused until resumed.',
+  options: {},
+  connects: true,
+};
+const RESUME: CommandSpec = {
+  name: 'resume',
+  summary: 'Resume a paused queue',
+  synopsis: '<queue> [options]',
+  description: 'Resume a paused queue: its workers claim again at once.',
+  options: {},
+  connects: true,
+};
+const SCHEDULES: CommandSpec = {
+  name: 'schedules',
+  summary: 'List the recurring schedules and their next runs',
+  synopsis: '[options]',
+  description: 'List the recurring schedules workers have run, with their last and next runs.',
+  options: {
+    next: { type: 'string', value: '<n>', help: 'How many next runs to show per schedule (default: 3)' },
+    ...JSON_OPTION,
+  },
+  connects: true,
+};
+const CANCEL: CommandSpec = {
+  name: 'cancel',
+  summary: 'Cancel a job',
+  synopsis: '<id> [options]',
+  description: 'Cancel a job: archived as cancelled if it waits, or its worker is asked to stop it if it runs.',
+  options: {},
+  connects: true,
+};
+const DASHBOARD: CommandSpec = {
+  name: 'dashboard',
+  summary: 'Serve the web dashboard',
+  synopsis: '[options]',
+  description:
+    'Serve the web dashboard. Listens on 127.0.0.1 unless --host says otherwise; any other address needs ' +
+    'authentication, from the environment: PROLETARIAN_DASHBOARD_TOKEN, or PROLETARIAN_DASHBOARD_USER and ' +
+    'PROLETARIAN_DASHBOARD_PASSWORD.',
+  options: {
+    port: { type: 'string', value: '<n>', help: 'Port to listen on (default: 8080; 0: any free port)' },
+    host: { type: 'string', value: '<address>', help: 'Address to listen on (default: 127.0.0.1)' },
+    'read-only': { type: 'boolean', help: 'Show everything, change nothing' },
+  },
+  connects: true,
+};
 
-Commands:
-  migrate        Install or upgrade the schema in the database at DATABASE_URL
-                 (or --database-url). Safe to run from several processes at once.
-  schema         Print the full schema as SQL, for Flyway, node-pg-migrate and the like.
-  stats          Show queued jobs per queue and job type: due, scheduled, leased, retrying,
-                 and whether the queue is paused or has jobs cancelling.
-  worker         Run a worker on the handlers a module exports, until SIGTERM or SIGINT
-                 (then running jobs finish, up to 10 s).
-  prune          Delete archived jobs that finished longer than --older-than ago,
-                 the oldest first, in batches that each commit on their own. Says
-                 how many first, and deletes only with --yes or your answer.
-  pause <queue>  Pause a queue: every worker of it stops claiming within about a second;
-                 running jobs finish and enqueueing goes on. It stays paused until resumed.
-  resume <queue> Resume a paused queue: its workers claim again at once.
-  schedules      List the recurring schedules workers have run, with their next runs.
-  cancel <id>    Cancel a job: archived as cancelled if it waits, or its worker is
-                 asked to stop it if it runs.
-  retry <id>     Put a job archived as failure, cancelled or discarded back on its queue.
-  retry --failed Put every job archived as failure back on its queue (with
-                 --cancelled, --discarded: those too; narrowed by --queue, --type, --since).
-  dashboard      Serve the web dashboard. Listens on 127.0.0.1 unless --host says
-                 otherwise; any other address needs authentication, from the
-                 environment: PROLETARIAN_DASHBOARD_TOKEN, or
-                 PROLETARIAN_DASHBOARD_USER and PROLETARIAN_DASHBOARD_PASSWORD.
+const COMMANDS: readonly CommandSpec[] = [
+  MIGRATE, SCHEMA, STATS, JOBS_LIST, JOBS_SHOW, WORKER, PRUNE, PAUSE, RESUME, SCHEDULES, CANCEL, RETRY, DASHBOARD,
+];
 
-Options:
-  --database-url <url>        PostgreSQL connection string (default: $DATABASE_URL)
-  --schema <name>             Schema of the tables (default: proletarian)
-  --job-table <name>          Job table (default: job)
-  --archived-job-table <name> Archived-job table (default: archived_job)
-  -h, --help                  Show this help
-
-Options of worker:
-  --handlers <module>         Required. A module (ESM or CommonJS) that exports \`handlers\`,
-                              an object of job type → handler, e.g. ./dist/jobs.js
-  --queue <name>              Queue to serve (default: default)
-  --concurrency <n>           Jobs run in parallel (default: 1)
-
-Options of prune:
-  --older-than <duration>     Required. A whole number with a unit: 30d, 12h, 90m (minutes),
-                              45s, 2w, 500ms. A bare number is refused.
-  --status <status>           Only jobs archived as success, failure, cancelled or discarded
-                              (default: all)
-  --batch-size <n>            Jobs deleted per batch (default: 1000)
-  --max-batches <n>           Stop after n batches (default: until none is left)
-  --dry-run                   Say how many jobs would be deleted, and delete nothing
-  -y, --yes                   Delete without asking. Without it, prune says what it would
-                              delete and asks on a terminal; elsewhere it deletes nothing
-
-Options of retry (without a job id):
-  --failed, --cancelled, --discarded
-                              Which archived jobs to retry; at least one is required
-  --queue <name>              Only jobs of this queue
-  --type <job type>           Only jobs of this job type
-  --since <duration>          Only jobs that finished within this long ago (30d, 12h, ...)
-
-Options of schedules:
-  --next <n>                  How many next runs to show per schedule (default: 3)
-
-Options of dashboard:
-  --port <n>                  Port to listen on (default: 8080; 0: any free port)
-  --host <address>            Address to listen on (default: 127.0.0.1)
-  --read-only                 Show everything, change nothing
-`;
-
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'database-url': { type: 'string' },
-      schema: { type: 'string' },
-      'job-table': { type: 'string' },
-      'archived-job-table': { type: 'string' },
-      'older-than': { type: 'string' },
-      status: { type: 'string' },
-      'batch-size': { type: 'string' },
-      'max-batches': { type: 'string' },
-      yes: { type: 'boolean', short: 'y' },
-      handlers: { type: 'string' },
-      queue: { type: 'string' },
-      concurrency: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      next: { type: 'string' },
-      failed: { type: 'boolean' },
-      cancelled: { type: 'boolean' },
-      discarded: { type: 'boolean' },
-      type: { type: 'string' },
-      since: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'read-only': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const lines = COMMANDS.map((c) => {
+    return `  ${c.name.padEnd(width)}${c.summary}`;
   });
-  const command = positionals[0];
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    return command || values.help ? 0 : 1;
+  return [
+    'Usage: proletarian <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Options:',
+    '  -h, --help     Show this help; `proletarian <command> --help` shows a command\'s own',
+    '  -V, --version  Print the version',
+    '',
+    'Every command that reads the database takes --database-url (default: $DATABASE_URL),',
+    '--schema, --job-table and --archived-job-table; stats, jobs list, jobs show and',
+    'schedules take --json.',
+    '',
+  ].join('\n');
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** The command named at the front of `argv`, and the arguments after its name. */
+function findCommand(argv: readonly string[]): { spec: CommandSpec; rest: readonly string[] } | { name: string } | null {
+  const [first, second] = argv;
+  if (first === undefined || first.startsWith('-')) return null;
+  const two = second === undefined ? undefined : COMMANDS.find((c) => c.name === `${first} ${second}`);
+  if (two) return { spec: two, rest: argv.slice(2) };
+  const one = COMMANDS.find((c) => c.name === first);
+  if (one) return { spec: one, rest: argv.slice(1) };
+  if (first === 'jobs') return { name: second === undefined || second.startsWith('-') ? 'jobs' : `jobs ${second}` };
+  return { name: first };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'help') {
+    const target = argv.length > 1 ? findCommand(argv.slice(1)) : null;
+    if (target && 'spec' in target) {
+      process.stdout.write(commandHelp(target.spec));
+      return 0;
+    }
+    process.stdout.write(usage());
+    return target ? 1 : 0;
   }
-  const tables: TableOptions = {
-    schema: values.schema,
-    jobTable: values['job-table'],
-    archivedJobTable: values['archived-job-table'],
-  };
-  switch (command) {
-    case 'schema':
+  const found = findCommand(argv);
+  if (found === null) {
+    const [first] = argv;
+    if (first === undefined) {
+      process.stdout.write(usage());
+      return 1;
+    }
+    if (first === '-h' || first === '--help') {
+      process.stdout.write(usage());
+      return 0;
+    }
+    if (first === '-V' || first === '--version') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    throw new InvalidOptionError(
+      `the command comes first, e.g. proletarian stats --schema app; got ${JSON.stringify(first)} (see \`proletarian --help\`)`,
+    );
+  }
+  if (!('spec' in found)) {
+    const message =
+      found.name === 'jobs'
+        ? 'jobs needs a subcommand: jobs list, or jobs show <id>'
+        : `unknown command "${found.name}"`;
+    process.stderr.write(`proletarian: ${message}\n\n${usage()}`);
+    return 1;
+  }
+  const { spec, rest } = found;
+  const { values, positionals } = parseCommandLine(spec, rest);
+  if (flag(values, 'help')) {
+    process.stdout.write(commandHelp(spec));
+    return 0;
+  }
+  return run(spec, values, positionals);
+}
+
+async function run(spec: CommandSpec, values: Values, positionals: readonly string[]): Promise<number> {
+  const command = spec.name;
+  if (spec !== PAUSE && spec !== RESUME && spec !== CANCEL && spec !== RETRY && spec !== JOBS_SHOW && positionals.length > 0) {
+    throw new InvalidOptionError(`${command} takes no arguments; got ${JSON.stringify(positionals[0])} (see \`proletarian ${command} --help\`)`);
+  }
+  const tables = tablesOf(values);
+  switch (spec) {
+    case SCHEMA:
       process.stdout.write(schemaSql(tables));
       return 0;
-    case 'migrate':
-      return withClient(command, values['database-url'], async (client) => {
+    case MIGRATE:
+      return withClient(command, values, async (client) => {
         const result = await migrate(client, tables);
         process.stdout.write(
           result.applied.length === 0
@@ -135,33 +209,24 @@ async function main(argv: string[]): Promise<number> {
             : `migrated from version ${result.fromVersion} to ${result.toVersion} (applied ${result.applied.join(', ')})\n`,
         );
       });
-    case 'stats':
-      return withClient(command, values['database-url'], async (client) => {
-        const stats = await queueStats(client, tables);
-        if (stats.length === 0) {
-          process.stdout.write('no queued jobs\n');
-          return;
-        }
-        const header = ['queue', 'job type', 'due', 'scheduled', 'leased', 'retrying', 'cancelling', 'oldest due', 'paused'];
-        const rows = stats.map((s) => [
-          s.queue,
-          s.jobType,
-          String(s.due),
-          String(s.scheduled),
-          String(s.leased),
-          String(s.retrying),
-          String(s.cancelling),
-          s.oldestDueAt ? s.oldestDueAt.toISOString() : '-',
-          s.paused ? 'yes' : 'no',
-        ]);
-        printTable(header, rows);
-      });
-    case 'pause':
-    case 'resume': {
-      const queue = positionals[1];
+    case STATS: {
+      const plan = planStats(values);
+      return withClient(command, values, (client) => runStats(client, plan));
+    }
+    case JOBS_LIST: {
+      const plan = planList(values);
+      return withClient(command, values, (client) => runList(client, plan));
+    }
+    case JOBS_SHOW: {
+      const plan = planShow(positionals, values);
+      return withClient(command, values, (client) => runShow(client, plan));
+    }
+    case PAUSE:
+    case RESUME: {
+      const queue = positionals[0];
       if (queue === undefined) throw new InvalidOptionError(`${command} needs a queue name, e.g. proletarian ${command} default`);
-      return withClient(command, values['database-url'], async (client) => {
-        const pausing = command === 'pause';
+      return withClient(command, values, async (client) => {
+        const pausing = spec === PAUSE;
         const changed = await (pausing ? pauseQueue : resumeQueue)(client, queue, tables);
         const name = JSON.stringify(queue);
         process.stdout.write(
@@ -171,39 +236,22 @@ async function main(argv: string[]): Promise<number> {
         );
       });
     }
-    case 'schedules': {
-      const nextRuns = optionalWholeNumber('--next', values.next) ?? 3;
-      return withClient(command, values['database-url'], async (client) => {
-        const schedules = await listSchedules(client, { ...tables, nextRuns });
-        if (schedules.length === 0) {
-          process.stdout.write('no schedules\n');
-          return;
-        }
-        const header = ['name', 'cron', 'timezone', 'job type', 'queue', 'last run', 'next runs'];
-        const rows = schedules.map((s) => [
-          s.name,
-          s.cron,
-          s.timezone,
-          s.jobType,
-          s.queue,
-          s.lastSlot ? s.lastSlot.toISOString() : '-',
-          s.nextRuns.length > 0 ? s.nextRuns.map((run) => run.toISOString()).join(', ') : '-',
-        ]);
-        printTable(header, rows);
-      });
+    case SCHEDULES: {
+      const nextRuns = optionalWholeNumber('--next', stringValue(values, 'next')) ?? 3;
+      return withClient(command, values, (client) => printSchedules(client, nextRuns, values));
     }
-    case 'prune': {
-      const plan = planPrune(values, tables);
-      return withClient(command, values['database-url'], (client) => runPrune(client, plan));
+    case PRUNE: {
+      const plan = planPrune(pruneFlags(values), tables);
+      return withClient(command, values, (client) => runPrune(client, plan));
     }
-    case 'worker': {
-      const plan = planWorker(values, tables);
-      const url = databaseUrlOf(command, values['database-url']);
+    case WORKER: {
+      const plan = planWorker(workerFlags(values), tables);
+      const url = databaseUrlOf(command, values);
       return url === null ? 1 : runWorker(url, plan);
     }
-    case 'cancel': {
+    case CANCEL: {
       const jobId = onlyJobId(command, positionals);
-      return withClient(command, values['database-url'], async (client) => {
+      return withClient(command, values, async (client) => {
         const result = await cancelJob(client, jobId, tables);
         const said = {
           cancelled: `cancelled job ${jobId}`,
@@ -215,132 +263,83 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${said}\n`);
       });
     }
-    case 'retry': {
-      const statuses = (['failed', 'cancelled', 'discarded'] as const)
-        .filter((flag) => values[flag])
-        .map((flag): RetryableStatus => (flag === 'failed' ? 'failure' : flag));
-      if (positionals.length > 1) {
-        if (statuses.length > 0) throw new InvalidOptionError('retry takes a job id or --failed (--cancelled, --discarded), not both');
-        const jobId = onlyJobId(command, positionals);
-        return withClient(command, values['database-url'], async (client) => {
-          if (!(await retryJob(client, jobId, tables))) {
-            throw new InvalidOptionError(`no job ${jobId} is archived as failure, cancelled or discarded`);
-          }
-          process.stdout.write(`retried job ${jobId}\n`);
-        });
-      }
-      if (statuses.length === 0) {
-        throw new InvalidOptionError('retry needs a job id, or --failed, --cancelled or --discarded to retry all such jobs');
-      }
-      const since = values.since === undefined ? undefined : parseDuration('--since', values.since);
-      const filter: RetryJobsFilter = {
-        status: statuses,
-        ...(values.queue === undefined ? {} : { queue: values.queue }),
-        ...(values.type === undefined ? {} : { jobType: values.type }),
-      };
-      return withClient(command, values['database-url'], async (client) => {
-        // "Since" by the database's clock, like every other time here.
-        if (since !== undefined) {
-          const { rows } = await client.query<{ t: Date }>(`SELECT now() - $1::float8 * interval '1 millisecond' AS t`, [since]);
-          filter.finishedAfter = rows[0]!.t;
-        }
-        const count = await retryJobs(client, filter, tables);
-        const which = [
-          `archived as ${statuses.join(' or ')}`,
-          ...(values.queue === undefined ? [] : [`on queue ${JSON.stringify(values.queue)}`]),
-          ...(values.type === undefined ? [] : [`of type ${JSON.stringify(values.type)}`]),
-          ...(filter.finishedAfter ? [`finished since ${filter.finishedAfter.toISOString()}`] : []),
-        ].join(', ');
-        process.stdout.write(`retried ${count} job${count === 1 ? '' : 's'} ${which}\n`);
-      });
-    }
-    case 'dashboard': {
-      const databaseUrl = values['database-url'] ?? process.env['DATABASE_URL'];
-      if (!databaseUrl) {
-        process.stderr.write('proletarian dashboard: set DATABASE_URL or pass --database-url\n');
-        return 1;
-      }
-      const port = values.port === undefined ? 8080 : Number(values.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        throw new InvalidOptionError(`--port must be a port number; got ${JSON.stringify(values.port)}`);
-      }
-      const { startStandalone, StartRefused } = await import('./dashboard/standalone.js');
-      try {
-        const { server, pool, url } = await startStandalone({
-          databaseUrl,
-          host: values.host ?? '127.0.0.1',
-          port,
-          readOnly: values['read-only'] ?? false,
-          tables,
-          env: process.env,
-        });
-        process.stdout.write(`proletarian dashboard listening on ${url}\n`);
-        await new Promise<void>((resolve) => {
-          const stop = () => server.close(() => resolve());
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
-        server.closeAllConnections();
-        await pool.end();
-        return 0;
-      } catch (error) {
-        if (error instanceof StartRefused) {
-          process.stderr.write(`proletarian dashboard: ${error.message}\n`);
-          return 2;
-        }
-        throw error;
-      }
-    }
+    case RETRY:
+      checkRetry(positionals, values);
+      return withClient(command, values, (client) => runRetry(client, positionals, values));
+    case DASHBOARD:
+      return runDashboard(values);
     default:
-      process.stderr.write(`proletarian: unknown command "${command}"\n\n${USAGE}`);
-      return 1;
+      throw new Error(`no handler for ${command}`);
   }
 }
 
-/** Rows under a header, each column as wide as its widest cell, two spaces apart. */
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const row of [header, ...rows]) {
-    process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+async function printSchedules(client: pg.Client, nextRuns: number, values: Values): Promise<void> {
+  const schedules = await listSchedules(client, { ...tablesOf(values), nextRuns });
+  if (flag(values, 'json')) {
+    printJson(schedules);
+    return;
   }
+  if (schedules.length === 0) {
+    process.stdout.write('no schedules\n');
+    return;
+  }
+  const header = ['name', 'cron', 'timezone', 'job type', 'queue', 'last run', 'next runs'];
+  const rows = schedules.map((s) => [
+    s.name,
+    s.cron,
+    s.timezone,
+    s.jobType,
+    s.queue,
+    s.lastSlot ? s.lastSlot.toISOString() : '-',
+    s.nextRuns.length > 0 ? s.nextRuns.map((run) => run.toISOString()).join(', ') : '-',
+  ]);
+  printTable(header, rows);
 }
 
-/** The one job id after the command (`cancel <id>`, `retry <id>`). */
-function onlyJobId(command: string, positionals: readonly string[]): string {
-  if (positionals.length !== 2) {
-    throw new InvalidOptionError(`${command} takes one job id, e.g. proletarian ${command} 0190b6c2-…; got ${positionals.length - 1}`);
+async function runDashboard(values: Values): Promise<number> {
+  const databaseUrl = databaseUrlOf('dashboard', values);
+  if (databaseUrl === null) return 1;
+  const portText = stringValue(values, 'port');
+  const port = portText === undefined ? 8080 : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidOptionError(`--port must be a port number; got ${JSON.stringify(portText)}`);
   }
-  return positionals[1]!;
-}
-
-/** --database-url, else DATABASE_URL; null (and a message) when neither is set. */
-function databaseUrlOf(command: string, url: string | undefined): string | null {
-  const connectionString = url ?? process.env['DATABASE_URL'];
-  if (!connectionString) {
-    process.stderr.write(`proletarian ${command}: set DATABASE_URL or pass --database-url\n`);
-    return null;
-  }
-  return connectionString;
-}
-
-async function withClient(
-  command: string,
-  url: string | undefined,
-  work: (client: pg.Client) => Promise<number | void>,
-): Promise<number> {
-  const connectionString = databaseUrlOf(command, url);
-  if (connectionString === null) return 1;
-  const client = new pg.Client({ connectionString });
+  const tables = tablesOf(values);
+  resolveTables(tables);
+  const { startStandalone, StartRefused } = await import('./dashboard/standalone.js');
   try {
-    await client.connect();
+    const { server, pool, url } = await startStandalone({
+      databaseUrl,
+      host: stringValue(values, 'host') ?? '127.0.0.1',
+      port,
+      readOnly: flag(values, 'read-only'),
+      tables,
+      env: process.env,
+    });
+    process.stdout.write(`proletarian dashboard listening on ${url}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => server.close(() => resolve());
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    server.closeAllConnections();
+    await pool.end();
+    return 0;
   } catch (error) {
-    throw explainSetupError(error, 'cannot connect to the database');
+    if (error instanceof StartRefused) {
+      process.stderr.write(`proletarian dashboard: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
   }
-  try {
-    return (await work(client)) ?? 0;
-  } finally {
-    await client.end();
+}
+
+/** The one job id after the command (`cancel <id>`). */
+function onlyJobId(command: string, positionals: readonly string[]): string {
+  if (positionals.length !== 1) {
+    throw new InvalidOptionError(`${command} takes one job id, e.g. proletarian ${command} 0190b6c2-…; got ${positionals.length}`);
   }
+  return positionals[0]!;
 }
 
 main(process.argv.slice(2)).then(

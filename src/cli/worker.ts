@@ -6,6 +6,7 @@ import type { TableOptions } from '../tables.js';
 import type { JobHandlers } from '../worker/options.js';
 import { createWorker } from '../worker/worker.js';
 import { optionalWholeNumber } from './args.js';
+import { stringValue, type CommandSpec, type Values } from './command-line.js';
 
 /** The flags of `proletarian worker`, as parsed. */
 export interface WorkerFlags {
@@ -93,4 +94,31 @@ async function loadHandlers(modulePath: string): Promise<JobHandlers> {
     );
   }
   return handlers as JobHandlers;
+}
+
+export const WORKER: CommandSpec = {
+  name: 'worker',
+  summary: 'Run a worker on the handlers a module exports',
+  synopsis: '--handlers <module> [options]',
+  description:
+    'Run a worker on the handlers a module exports, until SIGTERM or SIGINT (then running jobs finish, up to 10 s; ' +
+    'a second signal ends it at once).',
+  options: {
+    handlers: {
+      type: 'string',
+      value: '<module>',
+      help: 'Required. A module (ESM or CommonJS) that exports `handlers`, an object of job type → handler, e.g. ./dist/jobs.js',
+    },
+    queue: { type: 'string', value: '<name>', help: 'Queue to serve (default: default)' },
+    concurrency: { type: 'string', value: '<n>', help: 'Jobs run in parallel (default: 1)' },
+  },
+  connects: true,
+};
+
+export function workerFlags(values: Values): WorkerFlags {
+  return {
+    handlers: stringValue(values, 'handlers'),
+    queue: stringValue(values, 'queue'),
+    concurrency: stringValue(values, 'concurrency'),
+  };
 }

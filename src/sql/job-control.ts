@@ -183,3 +183,29 @@ export async function requestedCancels(db: Queryable, t: Tables, jobIds: readonl
 export async function withdrawCancelRequests(db: Queryable, t: Tables, jobId: string): Promise<void> {
   await db.query(`DELETE FROM ${t.cancelRequests} WHERE job_id = $1`, [jobId]);
 }
+
+/**
+ * For retrying a large selection in batches: how many archived jobs match
+ * `filter`, and the finish time of the `nth` of them in finish order (null
+ * when fewer match).
+ */
+export async function archivedBatchBoundary(
+  db: Queryable,
+  t: Tables,
+  filter: ArchivedJobFilter,
+  nth: number,
+  withCount: boolean,
+): Promise<{ total: number | null; boundary: Date | null }> {
+  const where = `status = ANY($1::text[])
+            AND ($2::text IS NULL OR queue = $2)
+            AND ($3::text IS NULL OR job_type = $3)
+            AND ($4::timestamptz IS NULL OR finished_at >= $4)
+            AND ($5::timestamptz IS NULL OR finished_at < $5)`;
+  const { rows } = await db.query<{ total: number | null; boundary: Date | null }>(
+    `SELECT ${withCount ? `(SELECT count(*)::int FROM ${t.archivedJob} WHERE ${where})` : 'NULL::int'} AS total,
+            (SELECT finished_at FROM ${t.archivedJob} WHERE ${where}
+             ORDER BY finished_at, job_id OFFSET $6 LIMIT 1) AS boundary`,
+    [filter.statuses, filter.queue, filter.jobType, filter.finishedAfter, filter.finishedBefore, nth - 1],
+  );
+  return rows[0]!;
+}

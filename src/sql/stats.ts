@@ -33,3 +33,31 @@ export async function countJobs(db: Queryable, t: Tables): Promise<JobCountsRow[
   );
   return rows;
 }
+
+export interface FinishedCountsRow {
+  queue: string;
+  job_type: string;
+  succeeded_hour: number;
+  failed_hour: number;
+  succeeded_day: number;
+  failed_day: number;
+}
+
+/**
+ * Jobs archived as success and failure in the last hour and day, per queue
+ * and job type: a range scan of the archive's `finished_at` index.
+ */
+export async function countFinished(db: Queryable, t: Tables): Promise<FinishedCountsRow[]> {
+  const { rows } = await db.query<FinishedCountsRow>(
+    `SELECT queue, job_type,
+            count(*) FILTER (WHERE status = 'success' AND finished_at > now() - interval '1 hour')::int AS succeeded_hour,
+            count(*) FILTER (WHERE status = 'failure' AND finished_at > now() - interval '1 hour')::int AS failed_hour,
+            count(*) FILTER (WHERE status = 'success')::int AS succeeded_day,
+            count(*) FILTER (WHERE status = 'failure')::int AS failed_day
+     FROM ${t.archivedJob}
+     WHERE finished_at > now() - interval '1 day' AND status IN ('success', 'failure')
+     GROUP BY queue, job_type
+     ORDER BY queue, job_type`,
+  );
+  return rows;
+}
