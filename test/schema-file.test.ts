@@ -116,8 +116,8 @@ describe('database/proletarian-schema.sql', () => {
     assert.deepEqual(expected.indexes.map((i) => i.split(':')[0]).sort(), [
       'archived_job_finished_idx',
       'archived_job_pkey',
-      'job_cancel_requests_pkey',
       'archived_job_unsuccessful_idx',
+      'job_cancel_requests_pkey',
       'job_claim_order_idx',
       'job_lost_reported_idx',
       'job_lost_transactions_pkey',

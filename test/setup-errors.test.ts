@@ -87,7 +87,11 @@ describe('setup errors', () => {
       GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.job TO ${role};
       GRANT SELECT, INSERT ON ${s}.archived_job TO ${role};
       GRANT SELECT ON ${s}.job_migrations TO ${role};
-      GRANT SELECT, INSERT, DELETE ON ${s}.job_lost_transactions TO ${role};`);
+      GRANT SELECT, INSERT, DELETE ON ${s}.job_lost_transactions TO ${role};
+      GRANT SELECT, INSERT, UPDATE ON ${s}.job_schedules TO ${role};
+      GRANT SELECT, INSERT, UPDATE ON ${s}.job_queue_states TO ${role};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.job_cancel_requests TO ${role};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ${s}.job_workers TO ${role};`);
   };
 
   before(async () => {
