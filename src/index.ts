@@ -50,7 +50,7 @@ export {
   type ArchiveStatus,
   type RetryableStatus,
 } from './archive-status.js';
-export { cancelJob, retryJob, retryJobs, type CancelResult, type RetryJobsFilter } from './job-control.js';
+export { cancelJob, retryJob, retryJobs, runJobNow, type CancelResult, type RetryJobsFilter, type RunNowResult } from './job-control.js';
 export type { TableOptions } from './tables.js';
 export type { DbClient, KyselyDb, DrizzleDb, KnexDb, PostgresJsDb, PrismaDb } from './db/shapes.js';
 export type {

@@ -7,8 +7,10 @@ import {
   cancelJobRow,
   retryArchivedJob,
   retryArchivedJobs,
+  runJobRowNow,
   type ArchivedJobFilter,
   type CancelResult,
+  type RunNowResult,
 } from './sql/job-control.js';
 import { isUndefinedTableOrSchema } from './sql/migrations.js';
 import { resolveTableOptions, type TableOptions, type Tables } from './tables.js';
@@ -19,7 +21,7 @@ import { describe, describeQuoted, oneOf, rejectUnknownKeys, requireObject, vali
 // one statement on the connection given, so on a client inside a transaction
 // it commits (and wakes workers) with that transaction, or not at all.
 
-export type { CancelResult } from './sql/job-control.js';
+export type { CancelResult, RunNowResult } from './sql/job-control.js';
 
 /**
  * Cancels a job:
@@ -43,6 +45,29 @@ export async function cancelJob(dbClient: DbClient, jobId: string, options: Tabl
   const id = requireJobId('cancelJob', jobId);
   const tables = resolveTableOptions(options, 'cancelJob');
   return schemaReady(tables, 'cancel', () => cancelJobRow(db, tables, id));
+}
+
+/**
+ * Makes a job that waits for its time — scheduled with `processAt` or
+ * `processIn`, or waiting out a retry's delay — due at once, and wakes the
+ * workers of its queue at commit, as `enqueue` does:
+ *
+ * - `'due-now'`: it was waiting for its time; it is due now.
+ * - `'already-due'`: it was due already (waiting for a worker); nothing changed.
+ * - `'running'`: a worker runs it now; nothing changed.
+ * - `'finished'`: it is in the archive.
+ * - `'not-found'`: there is no job with this id.
+ *
+ * Its priority, attempts and unique key stay as they are; among due jobs of
+ * its queue it is claimed in the usual order. Never waits for the job's row
+ * lock. Rejects with an {@link InvalidOptionError} when `jobId` is not a job
+ * id (a UUID).
+ */
+export async function runJobNow(dbClient: DbClient, jobId: string, options: TableOptions = {}): Promise<RunNowResult> {
+  const db = queryableOf(dbClient);
+  const id = requireJobId('runJobNow', jobId);
+  const tables = resolveTableOptions(options, 'runJobNow');
+  return schemaReady(tables, 'run a job now', () => runJobRowNow(db, tables, id));
 }
 
 /**

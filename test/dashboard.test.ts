@@ -3,11 +3,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
-import { createWorker, deleteJob, enqueue, enqueueMany, silentLogger } from 'proletarian';
+import { cancelJob, createWorker, deleteJob, enqueue, enqueueMany, listSchedules, pauseQueue, silentLogger } from 'proletarian';
 import {
   basicAuth,
   createDashboard,
   tokenAuth,
+  type ActionAnswer,
+  type JobCount,
+  type ScheduleList,
   type DashboardMeta,
   type DashboardOptions,
   type JobDetail,
@@ -15,7 +18,7 @@ import {
   type Overview,
   type WorkerInfo,
 } from 'proletarian/dashboard';
-import { createTestDatabase, deferred, waitFor, type TestDatabase } from './helpers/database.js';
+import { createTestDatabase, deferred, untilListening, waitFor, type TestDatabase } from './helpers/database.js';
 
 /** Serves `handler` on a free local port; `close` stops it. */
 async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; close: () => Promise<void> }> {
@@ -117,7 +120,8 @@ describe('the dashboard', () => {
       const overview = await waitFor(async () => {
         const data = await json<Overview>(`${base}api/overview`);
         const done = data.queues.find((q) => q.queue === 'ov-done');
-        return done && done.succeededLastHour + done.failedLastHour === 2 ? data : null;
+        // The windows are read by separate queries at once: wait until both have seen both jobs.
+        return done && done.succeededLastHour + done.failedLastHour === 2 && done.succeededLastDay + done.failedLastDay === 2 ? data : null;
       });
       const ov = overview.queues.find((q) => q.queue === 'ov')!;
       assert.equal(ov.waiting, 2);
@@ -277,7 +281,9 @@ describe('the dashboard', () => {
   it('refuses actions without the CSRF token, from another origin, and when read-only', async () => {
     const base = await dashboard();
     const meta = await json<DashboardMeta>(`${base}api/meta`);
-    assert.deepEqual(meta.jobActions, ['delete']);
+    assert.deepEqual(meta.jobActions, ['delete', 'cancel', 'retry', 'run-now']);
+    assert.deepEqual(meta.queueActions, ['pause', 'resume']);
+    assert.deepEqual(Object.keys(meta.bulkActions), ['retry', 'cancel', 'delete']);
     const token = meta.csrfToken!;
     const jobId = await enqueue(db.pool, 'doomed', {}, { ...db.tables, queue: 'actions' });
     const host = new URL(base).host;
@@ -308,9 +314,22 @@ describe('the dashboard', () => {
 
     const readOnly = await dashboard({ readOnly: true });
     const readOnlyMeta = await json<DashboardMeta>(`${readOnly}api/meta`);
-    assert.deepEqual([readOnlyMeta.readOnly, readOnlyMeta.csrfToken, readOnlyMeta.jobActions], [true, null, []]);
+    assert.deepEqual(
+      [readOnlyMeta.readOnly, readOnlyMeta.csrfToken, readOnlyMeta.jobActions, readOnlyMeta.queueActions, readOnlyMeta.bulkActions],
+      [true, null, [], [], {}],
+    );
     const refused = await fetch(`${readOnly}api/jobs/${jobId}/delete`, { method: 'POST', headers: { 'x-proletarian-csrf': token } });
     assert.equal(refused.status, 403);
+    // Every kind of action is refused alike: without the token, cross-site, or read-only.
+    const kept = await enqueue(db.pool, 'kept', {}, { ...db.tables, queue: 'actions' });
+    for (const path of [`api/jobs/${kept}/cancel`, `api/jobs/${kept}/retry`, `api/jobs/${kept}/run-now`, 'api/queues/actions/pause', 'api/bulk/delete?state=waiting&queue=actions', 'api/bulk/cancel?state=waiting']) {
+      assert.equal((await fetch(`${base}${path}`, { method: 'POST' })).status, 403, path);
+      const cross = await fetch(`${base}${path}`, { method: 'POST', headers: { 'x-proletarian-csrf': token, origin: 'https://evil.example' } });
+      assert.equal(cross.status, 403, path);
+      assert.equal((await fetch(`${readOnly}${path}`, { method: 'POST', headers: { 'x-proletarian-csrf': token } })).status, 403, path);
+    }
+    assert.equal((await db.rows(`SELECT 1 FROM "${db.schema}".job WHERE job_id = $1`, [kept])).length, 1);
+    assert.equal((await db.rows(`SELECT 1 FROM "${db.schema}".job_queue_states WHERE queue = 'actions' AND paused`)).length, 0);
   });
 
   it('asks for credentials through authorize, basicAuth and tokenAuth', async () => {
@@ -355,6 +374,181 @@ describe('the dashboard', () => {
     closers.push(rootServer.close);
     assert.equal((await fetch(`${rootServer.url}/ops/queue/api/meta`)).status, 200);
     assert.equal(await (await fetch(`${rootServer.url}/other`)).text(), 'other');
+  });
+
+  /** A dashboard, and a way to post its actions as its page does. */
+  async function acting(options: DashboardOptions = {}) {
+    const base = await dashboard(options);
+    const meta = await json<DashboardMeta>(`${base}api/meta`);
+    const post = async (path: string) => {
+      const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'x-proletarian-csrf': meta.csrfToken!, 'content-type': 'application/json' }, body: '{}' });
+      return { status: response.status, ...((await response.json()) as ActionAnswer) };
+    };
+    return { base, post };
+  }
+  const stateOf = async (base: string, jobId: string) => (await json<JobDetail>(`${base}api/jobs/${jobId}`)).state;
+
+  it('cancels a waiting job and a running one, through cancelJob', async () => {
+    const { base, post } = await acting();
+    const queue = 'cancel-actions';
+    const waiting = await enqueue(db.pool, 'wait', {}, { ...db.tables, queue: `${queue}-idle` });
+    const answer = await post(`api/jobs/${waiting}/cancel`);
+    assert.deepEqual([answer.status, answer.ok, answer.message], [200, true, 'Job cancelled.']);
+    assert.equal(await stateOf(base, waiting), 'cancelled');
+    assert.equal((await post(`api/jobs/${waiting}/cancel`)).status, 409, 'finished already');
+
+    const started = deferred();
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      pollInterval: 20,
+      handlers: {
+        hold: async (_payload, ctx) => {
+          started.resolve();
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+          ctx.signal.throwIfAborted();
+        },
+      },
+    });
+    await worker.start();
+    let running = '';
+    try {
+      await untilListening(db);
+      running = await enqueue(db.pool, 'hold', {}, { ...db.tables, queue });
+      await started.promise;
+      const cancelling = await post(`api/jobs/${running}/cancel`);
+      assert.equal(cancelling.status, 200);
+      assert.match(cancelling.message, /asked to cancel/);
+      await waitFor(async () => (await stateOf(base, running)) === 'cancelled', { what: 'the running job cancelled' });
+    } finally {
+      await worker.stop();
+    }
+    const cancelled = await json<JobPage>(`${base}api/jobs?state=cancelled&queue=${queue}`);
+    assert.deepEqual(cancelled.jobs.map((job) => job.id), [running]);
+  });
+
+  it('retries a failed, a cancelled and a discarded job, through retryJob, and refuses a waiting one', async () => {
+    const { base, post } = await acting();
+    const queue = 'retry-actions';
+    const ids = await enqueueMany(db.pool, [1, 2, 3].map((n) => ({ jobType: 'r', payload: { n }, queue })), db.tables);
+    for (const [id, status] of [[ids[0], 'failure'], [ids[1], 'cancelled'], [ids[2], 'discarded']] as const) {
+      await db.pool.query(
+        `WITH moved AS (DELETE FROM "${db.schema}".job WHERE job_id = $1 RETURNING *)
+         INSERT INTO "${db.schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error)
+         SELECT job_id, queue, job_type, payload, 1, enqueued_at, process_at, $2, now(), '{"message":"no"}' FROM moved`,
+        [id, status],
+      );
+    }
+    assert.equal(await stateOf(base, ids[2]!), 'discarded');
+    assert.deepEqual((await json<JobPage>(`${base}api/jobs?state=discarded&queue=${queue}`)).jobs.map((job) => job.id), [ids[2]]);
+    for (const id of ids) {
+      const answer = await post(`api/jobs/${id}/retry`);
+      assert.deepEqual([answer.status, answer.ok], [200, true], answer.message);
+      assert.equal(await stateOf(base, id), 'retrying', 'due now, its attempts kept');
+    }
+    const again = await post(`api/jobs/${ids[0]}/retry`);
+    assert.equal(again.status, 409);
+    assert.match(again.message, /Only a failed, cancelled or discarded job/);
+    assert.equal((await post('api/jobs/00000000-0000-7000-8000-000000000000/nonsense')).status, 404);
+  });
+
+  it('runs a scheduled job now, through runJobNow', async () => {
+    const { base, post } = await acting();
+    const later = await enqueue(db.pool, 'later', {}, { ...db.tables, queue: 'run-now', processIn: 3_600_000 });
+    assert.equal(await stateOf(base, later), 'scheduled');
+    const answer = await post(`api/jobs/${later}/run-now`);
+    assert.deepEqual([answer.status, answer.message], [200, 'The job is due now.']);
+    assert.equal(await stateOf(base, later), 'waiting');
+    assert.match((await post(`api/jobs/${later}/run-now`)).message, /due already/);
+  });
+
+  it('pauses and resumes a queue, through pauseQueue and resumeQueue, and shows it on the overview', async () => {
+    const { base, post } = await acting();
+    const queue = 'pause me/please';
+    await enqueue(db.pool, 'p', {}, { ...db.tables, queue });
+    const path = `api/queues/${encodeURIComponent(queue)}`;
+    const paused = await post(`${path}/pause`);
+    assert.deepEqual([paused.status, paused.message], [200, `Queue ${queue} paused: its workers claim none of its jobs until it is resumed.`]);
+    assert.match((await post(`${path}/pause`)).message, /paused already/);
+    let overview = await json<Overview>(`${base}api/overview`);
+    assert.equal(overview.queues.find((q) => q.queue === queue)?.paused, true);
+    // A paused queue without jobs is listed too.
+    await pauseQueue(db.pool, 'empty-paused', db.tables);
+    overview = await json<Overview>(`${base}api/overview`);
+    assert.equal(overview.queues.find((q) => q.queue === 'empty-paused')?.paused, true);
+    assert.equal((await post(`${path}/resume`)).status, 200);
+    overview = await json<Overview>(`${base}api/overview`);
+    assert.equal(overview.queues.find((q) => q.queue === queue)?.paused, false);
+    assert.equal((await post(`api/queues/${encodeURIComponent(' padded ')}/pause`)).status, 400);
+    assert.equal((await post('api/queues/x/explode')).status, 404);
+  });
+
+  it('counts the jobs a filter matches, and bulk retries, cancels and deletes exactly those', async () => {
+    const { base, post } = await acting();
+    const queue = 'bulk';
+    const count = async (filter: string) => (await json<JobCount>(`${base}api/jobs/count?${filter}`)).count;
+    // 1,100 waiting jobs: more than one batch of the keyset walk.
+    const ids = await enqueueMany(
+      db.pool,
+      Array.from({ length: 1100 }, (_, i) => ({ jobType: i % 2 ? 'odd' : 'even', payload: { i, tag: i < 10 ? 'first-ten' : 'rest' }, queue })),
+      db.tables,
+    );
+    assert.equal(await count(`state=waiting&queue=${queue}`), 1100);
+    assert.equal(await count(`state=waiting&queue=${queue}&type=odd`), 550);
+    assert.equal(await count(`state=waiting&queue=${queue}&q=first-ten`), 10);
+
+    const cancelled = await post(`api/bulk/cancel?state=waiting&queue=${queue}&type=odd`);
+    assert.deepEqual([cancelled.status, cancelled.count, cancelled.message], [200, 550, '550 jobs cancelled.']);
+    assert.equal(await count(`state=waiting&queue=${queue}`), 550);
+    assert.equal(await count(`state=cancelled&queue=${queue}`), 550);
+
+    // Retry by text (job by job) and by the library's filter (one statement).
+    const byText = await post(`api/bulk/retry?state=cancelled&queue=${queue}&q=first-ten`);
+    assert.equal(byText.count, 5);
+    const rest = await post(`api/bulk/retry?state=cancelled&queue=${queue}&type=odd`);
+    assert.equal(rest.count, 545);
+    assert.equal(await count(`state=cancelled&queue=${queue}`), 0);
+    assert.equal(await count(`state=waiting&queue=${queue}`), 1100, 'back, due now (never attempted, so waiting rather than retrying)');
+
+    const deleted = await post(`api/bulk/delete?state=waiting&queue=${queue}&type=even`);
+    assert.deepEqual([deleted.status, deleted.count], [200, 550]);
+    assert.equal(await count(`state=waiting&queue=${queue}`), 550);
+    assert.equal((await db.rows(`SELECT 1 FROM "${db.schema}".job WHERE job_id = $1`, [ids[0]])).length, 0);
+
+    // Each bulk action only where it applies.
+    const misplaced = await post(`api/bulk/retry?state=waiting&queue=${queue}`);
+    assert.equal(misplaced.status, 400);
+    assert.match(misplaced.message, /retry applies to jobs in these states: failed, cancelled, discarded/);
+    assert.equal((await post(`api/bulk/delete?state=running&queue=${queue}`)).status, 400);
+    assert.equal((await post('api/bulk/explode?state=waiting')).status, 404);
+    assert.equal((await fetch(`${base}api/jobs/count?state=nonsense`)).status, 400);
+    await cancelJob(db.pool, ids[1]!, db.tables);
+  });
+
+  it('lists the schedules with their next runs', async () => {
+    const base = await dashboard();
+    assert.deepEqual((await json<ScheduleList>(`${base}api/schedules`)).schedules, []);
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue: 'scheduled-q',
+      log: silentLogger,
+      handlers: { nightly: () => {} },
+      schedules: { nightly: { cron: '0 3 * * *', timezone: 'Europe/Paris', jobType: 'nightly', payload: {} } },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => (await listSchedules(db.pool, db.tables)).length === 1, { what: 'the schedule stored' });
+    } finally {
+      await worker.stop();
+    }
+    const { schedules } = await json<ScheduleList>(`${base}api/schedules`);
+    assert.equal(schedules.length, 1);
+    const [nightly] = schedules;
+    assert.deepEqual([nightly?.name, nightly?.cron, nightly?.timezone, nightly?.jobType, nightly?.queue], ['nightly', '0 3 * * *', 'Europe/Paris', 'nightly', 'scheduled-q']);
+    assert.equal(nightly?.nextRuns.length, 5);
+    const first = new Date(nightly!.nextRuns[0]!).getTime();
+    assert.ok(first > Date.now() && first <= Date.now() + 86_400_000 + 3_600_000);
   });
 
   it('rejects unknown options and a malformed basePath', () => {

@@ -9,6 +9,7 @@ import {
   notifyChannel,
   retryJob,
   retryJobs,
+  runJobNow,
   SchemaNotReadyError,
   type ArchiveStatus,
 } from 'proletarian';
@@ -259,5 +260,37 @@ describe('cancelJob, retryJob and retryJobs', () => {
     await assert.rejects(cancelJob(db.pool, id, tables), SchemaNotReadyError);
     await assert.rejects(retryJob(db.pool, id, tables), SchemaNotReadyError);
     await assert.rejects(retryJobs(db.pool, {}, tables), SchemaNotReadyError);
+    await assert.rejects(runJobNow(db.pool, id, tables), SchemaNotReadyError);
+  });
+
+  it('runJobNow makes a scheduled job due at once, announced at commit, and leaves the others alone', async () => {
+    const queue = newQueue();
+    const later = await enqueue(db.pool, 'later', {}, { ...db.tables, queue, processIn: 3_600_000, priority: 4 });
+    const listener = new pg.Client({ connectionString: databaseUrl() });
+    await listener.connect();
+    const heard: (string | undefined)[] = [];
+    listener.on('notification', (message) => heard.push(message.payload));
+    await listener.query(`LISTEN ${notifyChannel(db.tables)}`);
+    try {
+      assert.equal(await runJobNow(db.pool, later, db.tables), 'due-now');
+      const row = await queued(later);
+      assert.ok(row && row.process_at.getTime() <= Date.now() + 1_000, 'due now');
+      await listener.query('SELECT 1');
+      assert.ok(heard.includes(queue), 'workers of its queue are woken');
+    } finally {
+      await listener.end();
+    }
+    assert.equal(await runJobNow(db.pool, later, db.tables), 'already-due');
+    assert.equal((await db.rows<{ priority: number }>(`SELECT priority FROM "${db.schema}".job WHERE job_id = $1`, [later]))[0]?.priority, 4);
+
+    const held = await enqueue(db.pool, 'held', {}, { ...db.tables, queue, processIn: 3_600_000 });
+    const whileHeld = await whileLocked(held, () => runJobNow(db.pool, held, db.tables));
+    assert.equal(whileHeld, 'running');
+    assert.ok((await queued(held))!.process_at.getTime() > Date.now() + 3_000_000, 'a running job keeps its time');
+
+    assert.equal(await cancelJob(db.pool, held, db.tables), 'cancelled');
+    assert.equal(await runJobNow(db.pool, held, db.tables), 'finished');
+    assert.equal(await runJobNow(db.pool, '01890000-0000-7000-8000-000000000000', db.tables), 'not-found');
+    await assert.rejects(runJobNow(db.pool, 'nope', db.tables), /runJobNow: jobId must be a job id/);
   });
 });

@@ -7,8 +7,14 @@ export interface DashboardMeta {
   /** Send in the `x-proletarian-csrf` header with every action; null when read-only. */
   csrfToken: string | null;
   readOnly: boolean;
-  /** Actions on one job this dashboard offers (none when read-only). */
+  /** Actions on one job this dashboard offers (none when read-only): `POST api/jobs/<id>/<action>`. */
   jobActions: string[];
+  /** The states in which the page offers each job action. */
+  jobActionStates: Record<string, string[]>;
+  /** Actions on every job that matches a filter, with the states each applies to: `POST api/bulk/<action>?<filter>`. */
+  bulkActions: Record<string, string[]>;
+  /** Actions on a queue: `POST api/queues/<queue>/<action>`. */
+  queueActions: string[];
   /** States of jobs in the job table, then of archived ones. */
   liveStates: string[];
   archivedStates: string[];
@@ -28,6 +34,8 @@ export interface QueueOverview {
   failedLastDay: number;
   /** How long the longest-waiting due job has waited; null when none waits. */
   oldestDueAgeMs: number | null;
+  /** Whether the queue is paused (`pauseQueue`): its workers claim none of its jobs. */
+  paused: boolean;
 }
 
 /** Finished jobs per time bucket: `start` holds each bucket's start in epoch milliseconds. */
@@ -125,4 +133,30 @@ export interface KnownNames {
 export interface ActionAnswer {
   ok: boolean;
   message: string;
+  /** How many jobs a bulk action touched. */
+  count?: number;
+}
+
+/** `GET api/jobs/count?state=…`: how many jobs match the filter (what a bulk action on it would touch). */
+export interface JobCount {
+  count: number;
+}
+
+/** A recurring schedule, as `listSchedules` knows it. */
+export interface ScheduleSummary {
+  name: string;
+  cron: string;
+  timezone: string;
+  jobType: string;
+  queue: string;
+  /** The slot of the last job it enqueued; null until one was. */
+  lastSlot: string | null;
+  /** Its next slots after now. */
+  nextRuns: string[];
+  definedAt: string;
+}
+
+/** `GET api/schedules`. */
+export interface ScheduleList {
+  schedules: ScheduleSummary[];
 }

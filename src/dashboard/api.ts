@@ -1,5 +1,8 @@
+import { listSchedules } from '../schedule-list.js';
 import {
   ARCHIVED_STATES,
+  countMatchingJobs,
+  pausedQueues,
   finishedBuckets,
   findJob,
   knownNames,
@@ -20,6 +23,7 @@ import type {
   KnownNames,
   Overview,
   QueueOverview,
+  ScheduleSummary,
   StoredError,
   TimelineEntry,
   WorkerInfo,
@@ -110,10 +114,11 @@ export class DashboardData {
   }
 
   async overview(): Promise<Overview> {
-    const [live, hour, day] = await Promise.all([
+    const [live, hour, day, paused] = await Promise.all([
       liveCounts(this.#db, this.#tables),
       finishedBuckets(this.#db, this.#tables, 3600, 60),
       finishedBuckets(this.#db, this.#tables, 86_400, 900),
+      pausedQueues(this.#db, this.#tables),
     ]);
     const now = Date.now();
     const queues = new Map<string, QueueOverview>();
@@ -131,11 +136,13 @@ export class DashboardData {
           succeededLastDay: 0,
           failedLastDay: 0,
           oldestDueAgeMs: null,
+          paused: false,
         };
         queues.set(queue, entry);
       }
       return entry;
     };
+    for (const queue of paused) queueOf(queue).paused = true;
     for (const row of live) {
       const entry = queueOf(row.queue);
       entry[row.state] += row.count;
@@ -223,6 +230,29 @@ export class DashboardData {
       lastSeenAt: row.last_seen_at.toISOString(),
       jobsDone: Number(row.jobs_done),
       runningJobs: row.running_jobs,
+    }));
+  }
+
+  count(filter: JobQuery): Promise<number> {
+    return countMatchingJobs(this.#db, this.#tables, filter);
+  }
+
+  async schedules(): Promise<ScheduleSummary[]> {
+    const schedules = await listSchedules(this.#db, {
+      schema: this.#tables.schemaName,
+      jobTable: this.#tables.jobTableName,
+      archivedJobTable: this.#tables.archivedJobTableName,
+      nextRuns: 5,
+    });
+    return schedules.map((s) => ({
+      name: s.name,
+      cron: s.cron,
+      timezone: s.timezone,
+      jobType: s.jobType,
+      queue: s.queue,
+      lastSlot: s.lastSlot?.toISOString() ?? null,
+      nextRuns: s.nextRuns.map((run) => run.toISOString()),
+      definedAt: s.definedAt.toISOString(),
     }));
   }
 

@@ -4,9 +4,20 @@ import { queryableOf } from '../db/adapt.js';
 import { resolveTables, type TableOptions } from '../tables.js';
 import type { Queryable } from '../types.js';
 import { optionalBoolean, optionalFunction, rejectUnknownKeys, requireObject, milliseconds } from '../validate.js';
-import { isJobAction, JOB_ACTIONS } from './actions.js';
+import {
+  BULK_ACTIONS,
+  BULK_ACTION_STATES,
+  isBulkAction,
+  isJobAction,
+  isQueueAction,
+  JOB_ACTIONS,
+  JOB_ACTION_STATES,
+  QUEUE_ACTIONS,
+} from './actions.js';
+import { InvalidNameError } from '../errors.js';
+import { validateName } from '../payload.js';
 import { BadRequest, DashboardData, isJobId, parseJobQuery, type Redact } from './api.js';
-import type { ActionAnswer, DashboardMeta } from './api-types.js';
+import type { ActionAnswer, DashboardMeta, JobCount } from './api-types.js';
 import { isAssetName, loadAsset } from './assets.js';
 import type { Authorize } from './auth.js';
 import { CsrfGuard } from './csrf.js';
@@ -94,6 +105,9 @@ export function createDashboard(db: Queryable, options: DashboardOptions = {}): 
     csrfToken: readOnly ? null : csrf.token,
     readOnly,
     jobActions: readOnly ? [] : Object.keys(JOB_ACTIONS),
+    jobActionStates: readOnly ? {} : copyLists(JOB_ACTION_STATES),
+    bulkActions: readOnly ? {} : copyLists(BULK_ACTION_STATES),
+    queueActions: readOnly ? [] : Object.keys(QUEUE_ACTIONS),
     liveStates: [...LIVE_STATES],
     archivedStates: [...ARCHIVED_STATES],
     pollIntervalMs,
@@ -130,6 +144,8 @@ export function createDashboard(db: Queryable, options: DashboardOptions = {}): 
       if (path === '/api/workers') return sendJson(res, 200, { workers: await data.workers() });
       if (path === '/api/names') return sendJson(res, 200, await data.names());
       if (path === '/api/jobs') return sendJson(res, 200, await data.jobs(parseJobQuery(url.searchParams)));
+      if (path === '/api/jobs/count') return sendJson(res, 200, { count: await data.count(parseJobQuery(url.searchParams)) } satisfies JobCount);
+      if (path === '/api/schedules') return sendJson(res, 200, { schedules: await data.schedules() });
       const jobPath = /^\/api\/jobs\/([^/]+)$/.exec(path);
       if (jobPath) {
         const id = jobPath[1]!;
@@ -140,18 +156,36 @@ export function createDashboard(db: Queryable, options: DashboardOptions = {}): 
     }
 
     if (req.method === 'POST') {
-      const action = /^\/api\/jobs\/([^/]+)\/([a-z-]+)$/.exec(path);
-      if (!action) return sendJson(res, 404, { ok: false, message: 'Not found.' });
+      const jobAction = /^\/api\/jobs\/([^/]+)\/([a-z-]+)$/.exec(path);
+      const queueAction = /^\/api\/queues\/([^/]+)\/([a-z-]+)$/.exec(path);
+      const bulkAction = /^\/api\/bulk\/([a-z-]+)$/.exec(path);
+      if (!jobAction && !queueAction && !bulkAction) return sendJson(res, 404, { ok: false, message: 'Not found.' });
       if (readOnly) return sendJson(res, 403, { ok: false, message: 'This dashboard is read-only.' });
       const refusal = csrf.refusal(req);
       if (refusal) return sendJson(res, 403, { ok: false, message: `Refused: ${refusal}.` });
       await readBody(req);
-      const id = action[1]!;
-      const name = action[2]!;
-      if (!isJobId(id)) return sendJson(res, 404, { ok: false, message: 'No such job.' });
-      if (!isJobAction(name)) return sendJson(res, 404, { ok: false, message: `No action "${name}".` });
-      const result = await JOB_ACTIONS[name](db, tableOptions, id);
-      return sendJson(res, result.ok ? 200 : 409, result satisfies ActionAnswer);
+      let result: ActionAnswer;
+      if (jobAction) {
+        const id = jobAction[1]!;
+        const name = jobAction[2]!;
+        if (!isJobId(id)) return sendJson(res, 404, { ok: false, message: 'No such job.' });
+        if (!isJobAction(name)) return sendJson(res, 404, { ok: false, message: `No action "${name}".` });
+        result = await JOB_ACTIONS[name](db, tableOptions, id);
+      } else if (queueAction) {
+        const queue = queueName(queueAction[1]!);
+        const name = queueAction[2]!;
+        if (!isQueueAction(name)) return sendJson(res, 404, { ok: false, message: `No action "${name}".` });
+        result = await QUEUE_ACTIONS[name](db, tableOptions, queue);
+      } else {
+        const name = bulkAction![1]!;
+        if (!isBulkAction(name)) return sendJson(res, 404, { ok: false, message: `No action "${name}".` });
+        const filter = parseJobQuery(url.searchParams);
+        if (!BULK_ACTION_STATES[name].includes(filter.state)) {
+          throw new BadRequest(`${name} applies to jobs in these states: ${BULK_ACTION_STATES[name].join(', ')}`);
+        }
+        result = await BULK_ACTIONS[name](db, tables, filter);
+      }
+      return sendJson(res, result.ok ? 200 : 409, result);
     }
     res.setHeader('Allow', 'GET, HEAD, POST');
     return sendJson(res, 405, { ok: false, message: 'Method not allowed.' });
@@ -179,6 +213,26 @@ function normalizeBasePath(value: unknown): string {
     throw new InvalidOptionError(`basePath must be a path such as "/admin/jobs"; got ${JSON.stringify(value)}`);
   }
   return value.replace(/\/$/, '');
+}
+
+function copyLists(record: Readonly<Record<string, readonly string[]>>): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(record).map(([key, list]) => [key, [...list]]));
+}
+
+/** A queue's name from a path segment, checked as the library checks it. */
+function queueName(segment: string): string {
+  let queue: string;
+  try {
+    queue = decodeURIComponent(segment);
+  } catch {
+    throw new BadRequest('the queue name is not valid URL encoding');
+  }
+  try {
+    return validateName('queue', queue);
+  } catch (error) {
+    if (error instanceof InvalidNameError) throw new BadRequest(error.message);
+    throw error;
+  }
 }
 
 function notOurs(res: ServerResponse, next?: (error?: unknown) => void): void {

@@ -131,10 +131,9 @@ export interface JobListRow {
 
 const PREVIEW_CHARS = 300;
 
-/** One page of jobs in a state, in the order of its time column. */
-export async function listJobs(db: Queryable, t: Tables, q: JobListQuery): Promise<JobListRow[]> {
+/** The WHERE clause of a filter, its parameters pushed on `values`; the archive's when `status` is set. */
+function filterWhere(q: JobListFilter, values: unknown[]): { where: string[]; status: string | undefined; timeColumn: string } {
   const status = STATUS_OF_ARCHIVED_STATE[q.state];
-  const values: unknown[] = [];
   const param = (value: unknown) => `$${values.push(value)}`;
   const where: string[] = [];
   const timeColumn = status ? 'j.finished_at' : 'j.process_at';
@@ -148,6 +147,14 @@ export async function listJobs(db: Queryable, t: Tables, q: JobListQuery): Promi
     const pattern = param(`%${q.text.replace(/[\\%_]/g, '\\$&')}%`);
     where.push(`(j.payload::text ILIKE ${pattern} OR j.last_error::text ILIKE ${pattern})`);
   }
+  return { where, status, timeColumn };
+}
+
+/** One page of jobs in a state, in the order of its time column. */
+export async function listJobs(db: Queryable, t: Tables, q: JobListQuery): Promise<JobListRow[]> {
+  const values: unknown[] = [];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const { where, status, timeColumn } = filterWhere(q, values);
   const comparison = q.order === 'asc' ? '>' : '<';
   if (q.after) {
     where.push(`(${timeColumn}, j.job_id) ${comparison} (${FROM_MICROS(param(q.after.micros))}, ${param(q.after.jobId)}::uuid)`);
@@ -167,6 +174,52 @@ export async function listJobs(db: Queryable, t: Tables, q: JobListQuery): Promi
     LIMIT ${param(q.limit)}`;
   const { rows } = await db.query<JobListRow>(sql, values);
   return rows;
+}
+
+/** How many jobs match a filter: what a bulk action on it would touch. */
+export async function countMatchingJobs(db: Queryable, t: Tables, q: JobListFilter): Promise<number> {
+  const values: unknown[] = [];
+  const { where, status } = filterWhere(q, values);
+  const { rows } = await db.query<{ count: string }>(
+    `WITH ${runningIdsCte(t)}
+     SELECT count(*)::text AS count FROM ${status ? t.archivedJob : t.job} j WHERE ${where.join(' AND ')}`,
+    values,
+  );
+  return Number(rows[0]?.count ?? 0);
+}
+
+/**
+ * The ids of the jobs that match a filter, `limit` at a time, in the order
+ * of the list, after the job `after` (a job id with its time): a bulk action
+ * walks them by keyset, so rows it removes never shift the next batch.
+ */
+export async function matchingJobIds(
+  db: Queryable,
+  t: Tables,
+  q: JobListFilter,
+  after: { micros: string; jobId: string } | null,
+  limit: number,
+): Promise<{ jobId: string; micros: string }[]> {
+  const values: unknown[] = [];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const { where, status, timeColumn } = filterWhere(q, values);
+  if (after) where.push(`(${timeColumn}, j.job_id) > (${FROM_MICROS(param(after.micros))}, ${param(after.jobId)}::uuid)`);
+  const { rows } = await db.query<{ job_id: string; sort_micros: string }>(
+    `WITH ${runningIdsCte(t)}
+     SELECT j.job_id, ${MICROS(timeColumn)} AS sort_micros
+     FROM ${status ? t.archivedJob : t.job} j
+     WHERE ${where.join(' AND ')}
+     ORDER BY ${timeColumn}, j.job_id
+     LIMIT ${param(limit)}`,
+    values,
+  );
+  return rows.map((row) => ({ jobId: row.job_id, micros: row.sort_micros }));
+}
+
+/** The queues paused now (`pauseQueue`), with or without jobs. */
+export async function pausedQueues(db: Queryable, t: Tables): Promise<string[]> {
+  const { rows } = await db.query<{ queue: string }>(`SELECT queue FROM ${t.queueStates} WHERE paused ORDER BY queue`);
+  return rows.map((row) => row.queue);
 }
 
 export interface JobRow {

@@ -34,8 +34,12 @@ export function cancelChannelFor(t: Tables): string {
   return `${notifyChannelFor(t)}_cancel`;
 }
 
+/** What `runJobNow` found and did; see its documentation. */
+export type RunNowResult = 'due-now' | 'already-due' | 'running' | 'finished' | 'not-found';
+
 interface ControlStatements {
   cancel: string;
+  runNow: string;
   retryOne: string;
   retryMany: string;
 }
@@ -109,6 +113,26 @@ function statements(t: Tables): ControlStatements {
                ELSE 'not-found'
              END AS result,
              (SELECT pg_notify('${cancelChannelFor(t)}', job_id::text) FROM requested) AS notified`,
+    // Like cancel, never waits for a row lock: a job locked by a running
+    // batch, or under a live lease, is running and keeps its due time.
+    runNow: `WITH target AS (
+        SELECT job_id, process_at FROM ${t.job}
+        WHERE job_id = $1 AND (locked_by IS NULL OR process_at <= now())
+        FOR UPDATE SKIP LOCKED
+      ), moved AS (
+        UPDATE ${t.job} AS j SET process_at = statement_timestamp()
+        FROM target
+        WHERE j.job_id = target.job_id AND target.process_at > statement_timestamp()
+        RETURNING j.queue
+      )
+      SELECT CASE
+               WHEN EXISTS (SELECT 1 FROM moved) THEN 'due-now'
+               WHEN EXISTS (SELECT 1 FROM target) THEN 'already-due'
+               WHEN EXISTS (SELECT 1 FROM ${t.job} WHERE job_id = $1) THEN 'running'
+               WHEN EXISTS (SELECT 1 FROM ${t.archivedJob} WHERE job_id = $1) THEN 'finished'
+               ELSE 'not-found'
+             END AS result,
+             (SELECT pg_notify('${notifyChannelFor(t)}', queue) FROM moved) AS notified`,
     retryOne: `WITH moved AS (
         DELETE FROM ${t.archivedJob} AS a WHERE job_id = $1 AND status IN (${retryable}) AND ${KEY_FREE('a')}
         RETURNING ${CARRIED}
@@ -140,6 +164,12 @@ function statements(t: Tables): ControlStatements {
 /** Cancels a job, or asks its worker to; see `cancelJob`. */
 export async function cancelJobRow(db: Queryable, t: Tables, jobId: string): Promise<CancelResult> {
   const { rows } = await db.query<{ result: CancelResult }>(statements(t).cancel, [jobId]);
+  return rows[0]!.result;
+}
+
+/** Makes a job that waits for its time due now; see `runJobNow`. */
+export async function runJobRowNow(db: Queryable, t: Tables, jobId: string): Promise<RunNowResult> {
+  const { rows } = await db.query<{ result: RunNowResult }>(statements(t).runNow, [jobId]);
   return rows[0]!.result;
 }
 

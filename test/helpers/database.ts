@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import pg from 'pg';
-import { migrate, schemaSql, type LogData, type LogEvent, type LogFunction, type TableOptions } from 'proletarian';
+import { migrate, notifyChannel, schemaSql, type LogData, type LogEvent, type LogFunction, type TableOptions } from 'proletarian';
 
 /** The database under test: the embedded server `npm test` starts, or DATABASE_URL. */
 export function databaseUrl(): string {
@@ -147,4 +147,20 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * Waits until a worker's listening connection for `tables` has run its
+ * LISTEN: a notification sent before that (a cancel request, say) would be
+ * lost, and a handler that waits for its signal would wait in vain.
+ */
+export async function untilListening(db: TestDatabase): Promise<void> {
+  const channel = notifyChannel(db.tables);
+  await waitFor(
+    async () =>
+      (
+        await db.rows(`SELECT 1 FROM pg_stat_activity WHERE starts_with(query, $1) AND state = 'idle'`, [`LISTEN ${channel}`])
+      ).length > 0,
+    { what: 'a worker listening' },
+  );
 }

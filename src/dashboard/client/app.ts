@@ -12,7 +12,10 @@ import type {
   KnownNames,
   Overview,
   QueueOverview,
+  ScheduleList,
+  ScheduleSummary,
   WorkerInfo,
+  JobCount,
 } from '../api-types.js';
 
 type Child = Node | string | number | null | undefined | false | readonly Child[];
@@ -165,6 +168,7 @@ async function route(): Promise<void> {
     if (jobMatch) await jobView(jobMatch[1]!);
     else if (path === '/jobs') await jobsView(params);
     else if (path === '/workers') await workersView();
+    else if (path === '/schedules') await schedulesView();
     else await overviewView();
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -224,7 +228,7 @@ async function overviewView(): Promise<void> {
   );
   const charts = [drawChart(hourChart, data.lastHour), drawChart(dayChart, data.lastDay)];
   const render = (overview: Overview) => {
-    tableHolder.replaceChildren(queueTable(overview.queues));
+    tableHolder.replaceChildren(queueTable(overview.queues, render));
     hourSummary.textContent = seriesSummary('last hour', overview.lastHour);
     daySummary.textContent = seriesSummary('last 24 hours', overview.lastDay);
     charts[0]?.setData(chartData(overview.lastHour));
@@ -235,13 +239,25 @@ async function overviewView(): Promise<void> {
   poll(async () => {
     // Keep keyboard focus where it was: the table is rebuilt only when its numbers changed.
     const next = await getJson<Overview>('api/overview');
-    const focused = document.activeElement?.getAttribute('href');
+    const active = document.activeElement;
+    const focused = active?.getAttribute('data-key') ?? active?.getAttribute('href');
     render(next);
-    if (focused) tableHolder.querySelector<HTMLElement>(`a[href="${CSS.escape(focused)}"]`)?.focus();
+    if (focused) {
+      const selector = `[data-key="${CSS.escape(focused)}"], a[href="${CSS.escape(focused)}"]`;
+      tableHolder.querySelector<HTMLElement>(selector)?.focus();
+    }
   });
 }
 
-function queueTable(queues: readonly QueueOverview[]): Node {
+/** Pauses or resumes a queue, then redraws the overview with what the server says now. */
+async function queueAction(queue: string, action: string, render: (overview: Overview) => void): Promise<void> {
+  const answer = await postAction(`api/queues/${encodeURIComponent(queue)}/${action}`);
+  say(answer.message);
+  render(await getJson<Overview>('api/overview'));
+}
+
+function queueTable(queues: readonly QueueOverview[], render: (overview: Overview) => void): Node {
+  const actions = meta.queueActions.length > 0;
   if (queues.length === 0) return h('p', { class: 'muted' }, 'No jobs yet, in any queue.');
   return h(
     'table',
@@ -256,6 +272,7 @@ function queueTable(queues: readonly QueueOverview[]): Node {
         h('th', { scope: 'col' }, 'Queue'),
         QUEUE_COLUMNS.map((column) => h('th', { scope: 'col', class: 'num' }, column.label)),
         h('th', { scope: 'col', class: 'num' }, 'Oldest due'),
+        h('th', { scope: 'col' }, 'State'),
       ),
     ),
     h(
@@ -273,6 +290,27 @@ function queueTable(queues: readonly QueueOverview[]): Node {
             return h('td', { class: cls }, h('a', { href, 'aria-label': `${count(value)} ${column.label.toLowerCase()} in ${queue.queue}` }, count(value)));
           }),
           h('td', { class: queue.oldestDueAgeMs !== null && queue.oldestDueAgeMs > 60_000 ? 'num warn' : 'num' }, queue.oldestDueAgeMs === null ? '—' : duration(queue.oldestDueAgeMs)),
+          h(
+            'td',
+            { class: 'queue-state' },
+            h('span', { class: queue.paused ? 'warn' : 'muted' }, queue.paused ? 'Paused' : 'Running'),
+            actions
+              ? [
+                  ' ',
+                  h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'small',
+                      'data-key': `${queue.paused ? 'resume' : 'pause'}:${queue.queue}`,
+                      'aria-label': `${queue.paused ? 'Resume' : 'Pause'} queue ${queue.queue}`,
+                      onclick: () => void queueAction(queue.queue, queue.paused ? 'resume' : 'pause', render),
+                    },
+                    queue.paused ? 'Resume' : 'Pause',
+                  ),
+                ]
+              : null,
+          ),
         ),
       ),
     ),
@@ -321,6 +359,14 @@ const STATE_LABELS: Record<string, string> = {
   succeeded: 'Succeeded',
   failed: 'Failed',
   cancelled: 'Cancelled',
+  discarded: 'Discarded',
+};
+
+const ACTION_LABELS: Record<string, string> = {
+  retry: 'Retry',
+  cancel: 'Cancel',
+  delete: 'Delete',
+  'run-now': 'Run now',
 };
 
 let names: KnownNames | null = null;
@@ -360,6 +406,7 @@ async function jobsView(params: URLSearchParams): Promise<void> {
       ),
     ),
     filterForm(filter, known, archived),
+    bulkBar(filter),
     page.jobs.length === 0
       ? h('p', { class: 'muted', id: 'no-jobs' }, after ? 'No more jobs.' : 'No jobs match.')
       : jobTable(page.jobs, archived),
@@ -368,6 +415,48 @@ async function jobsView(params: URLSearchParams): Promise<void> {
       { class: 'pager' },
       after ? h('a', { href: `#/jobs${query(filter)}` }, 'First page') : null,
       page.next ? h('a', { href: `#/jobs${query({ ...filter, after: page.next })}`, rel: 'next' }, 'Next page') : null,
+    ),
+  );
+}
+
+/** Buttons acting on every job the filter matches, each after a confirmation that says how many. */
+function bulkBar(filter: Record<string, string | undefined>): Node | null {
+  const state = filter['state'] ?? 'waiting';
+  const actions = Object.entries(meta.bulkActions).filter(([, states]) => states.includes(state));
+  if (actions.length === 0) return null;
+  const selection = query({
+    state,
+    queue: filter['queue'],
+    type: filter['type'],
+    from: isoOf(filter['from']),
+    to: isoOf(filter['to']),
+    q: filter['q'],
+  });
+  return h(
+    'div',
+    { class: 'actions bulk', role: 'group', 'aria-label': 'Act on every job that matches the filter' },
+    actions.map(([action]) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: action === 'delete' ? 'danger' : undefined,
+          id: `bulk-${action}`,
+          onclick: async () => {
+            const { count: matching } = await getJson<JobCount>(`api/jobs/count${selection}`);
+            if (matching === 0) {
+              say('No job matches the filter.');
+              return;
+            }
+            const what = `${count(matching)} ${STATE_LABELS[state]?.toLowerCase() ?? state} job${matching === 1 ? '' : 's'}`;
+            if (!window.confirm(`${ACTION_LABELS[action] ?? action} ${what} that match${matching === 1 ? 'es' : ''} this filter?`)) return;
+            const answer = await postAction(`api/bulk/${action}${selection}`);
+            say(answer.message);
+            await route();
+          },
+        },
+        `${ACTION_LABELS[action] ?? action} all matching…`,
+      ),
     ),
   );
 }
@@ -486,27 +575,37 @@ async function jobView(id: string): Promise<void> {
     throw error;
   }
   const field = (label: string, value: Child) => [h('dt', {}, label), h('dd', {}, value)];
-  const actions = meta.jobActions.includes('delete') && job.state !== 'running'
-    ? h(
-        'div',
-        { class: 'actions' },
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'danger',
-            id: 'delete-job',
-            onclick: async () => {
-              if (!window.confirm(`Delete job ${job.id} for good?`)) return;
-              const answer = await postAction(`api/jobs/${job.id}/delete`);
-              say(answer.message);
-              if (answer.ok) location.hash = `#/jobs${query({ state: job.state, queue: job.queue })}`;
-            },
-          },
-          'Delete job',
-        ),
-      )
-    : null;
+  const offered = meta.jobActions.filter((action) => meta.jobActionStates[action]?.includes(job.state));
+  const confirmations: Record<string, string> = {
+    delete: `Delete job ${job.id} for good?`,
+    cancel: `Cancel job ${job.id}?`,
+  };
+  const actions =
+    offered.length > 0
+      ? h(
+          'div',
+          { class: 'actions' },
+          offered.map((action) =>
+            h(
+              'button',
+              {
+                type: 'button',
+                class: action === 'delete' || action === 'cancel' ? 'danger' : undefined,
+                id: `${action}-job`,
+                onclick: async () => {
+                  const question = confirmations[action];
+                  if (question && !window.confirm(question)) return;
+                  const answer = await postAction(`api/jobs/${job.id}/${action}`);
+                  say(answer.message);
+                  if (answer.ok && action === 'delete') location.hash = `#/jobs${query({ state: job.state, queue: job.queue })}`;
+                  else await route();
+                },
+              },
+              `${ACTION_LABELS[action] ?? action} job`,
+            ),
+          ),
+        )
+      : null;
   show(
     `Job ${job.jobType}`,
     h('h1', {}, 'Job ', h('code', {}, job.id)),
@@ -588,6 +687,55 @@ function workerTable(workers: readonly WorkerInfo[]): Node {
             worker.runningJobs.length === 0
               ? h('span', { class: 'muted' }, 'idle')
               : worker.runningJobs.map((id) => [h('a', { href: `#/jobs/${id}`, 'aria-label': `Job ${id}` }, h('code', {}, id.slice(-12))), ' ']),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+// --- Schedules ------------------------------------------------------------------
+
+async function schedulesView(): Promise<void> {
+  setSection('schedules');
+  const { schedules } = await getJson<ScheduleList>('api/schedules');
+  show(
+    'Schedules',
+    h('h1', {}, 'Schedules'),
+    h('p', { class: 'muted' }, 'Recurring jobs, as the workers that run them last defined them, with their next runs.'),
+    schedules.length === 0 ? h('p', { class: 'muted', id: 'no-schedules' }, 'No schedule has run yet.') : scheduleTable(schedules),
+  );
+}
+
+function scheduleTable(schedules: readonly ScheduleSummary[]): Node {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { id: 'schedules' },
+      h('caption', { class: 'visually-hidden' }, 'Schedules'),
+      h('thead', {}, h('tr', {}, ['Schedule', 'Cron', 'Time zone', 'Job type', 'Queue', 'Last run', 'Next runs'].map((label) => h('th', { scope: 'col' }, label)))),
+      h(
+        'tbody',
+        {},
+        schedules.map((schedule) =>
+          h(
+            'tr',
+            { 'data-schedule': schedule.name },
+            h('th', { scope: 'row' }, schedule.name),
+            h('td', {}, h('code', {}, schedule.cron)),
+            h('td', {}, schedule.timezone),
+            h('td', {}, h('a', { href: `#/jobs${query({ state: 'succeeded', queue: schedule.queue, type: schedule.jobType })}` }, schedule.jobType)),
+            h('td', {}, schedule.queue),
+            h('td', {}, time(schedule.lastSlot)),
+            h(
+              'td',
+              {},
+              schedule.nextRuns.length === 0
+                ? h('span', { class: 'muted' }, 'none')
+                : h('ul', { class: 'runs' }, schedule.nextRuns.map((run) => h('li', {}, h('time', { datetime: run }, new Date(run).toLocaleString()), ' (', time(run), ')'))),
+            ),
           ),
         ),
       ),
