@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ALL_STATES as ALL_STATES_IN_ORDER, DashboardData, isJobId } from '../dashboard/api.js';
 import type { JobDetail, StoredError } from '../dashboard/api-types.js';
 import { SchemaNotReadyError, InvalidOptionError } from '../errors.js';
-import { listJobs, STATUS_OF_ARCHIVED_STATE, type JobListRow } from '../sql/dashboard.js';
+import { listedJobFields, listJobs, STATUS_OF_ARCHIVED_STATE, type JobListRow } from '../sql/dashboard.js';
 import { isUndefinedTableOrSchema } from '../sql/migrations.js';
 import { resolveTables, type Tables } from '../tables.js';
 import { optionalWholeNumber } from './args.js';
@@ -217,16 +217,7 @@ function describeJob(job: JobDetail): string {
 
 function listed(row: JobListRow, state: string): ListedJob {
   return {
-    id: row.job_id,
-    queue: row.queue,
-    jobType: row.job_type,
-    state,
-    priority: row.priority,
-    attempts: row.attempts,
-    enqueuedAt: row.enqueued_at.toISOString(),
-    processAt: row.process_at.toISOString(),
-    finishedAt: row.finished_at?.toISOString() ?? null,
-    uniqueKey: row.unique_key,
+    ...listedJobFields(row, state),
     payload: JSON.parse(row.payload_text) as unknown,
     lastError: (row.last_error as StoredError | null) ?? null,
   };

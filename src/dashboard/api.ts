@@ -6,6 +6,7 @@ import {
   finishedBuckets,
   findJob,
   knownNames,
+  listedJobFields,
   listJobs,
   liveCounts,
   LIVE_STATES,
@@ -269,16 +270,7 @@ export class DashboardData {
       error = redacted.lastError;
     }
     return {
-      id: row.job_id,
-      queue: row.queue,
-      jobType: row.job_type,
-      state,
-      priority: row.priority,
-      attempts: row.attempts,
-      enqueuedAt: row.enqueued_at.toISOString(),
-      processAt: row.process_at.toISOString(),
-      finishedAt: row.finished_at?.toISOString() ?? null,
-      uniqueKey: row.unique_key,
+      ...listedJobFields(row, state),
       payloadPreview: preview.length > 300 ? `${preview.slice(0, 300)}…` : preview,
       errorMessage: storedError(error)?.message ?? null,
     };

@@ -129,6 +129,22 @@ export interface JobListRow {
   sort_micros: string;
 }
 
+/** The fields of a listed job that every reader (the dashboard, the CLI) shows as they are, times as ISO text. */
+export function listedJobFields(row: JobListRow, state: string) {
+  return {
+    id: row.job_id,
+    queue: row.queue,
+    jobType: row.job_type,
+    state,
+    priority: row.priority,
+    attempts: row.attempts,
+    enqueuedAt: row.enqueued_at.toISOString(),
+    processAt: row.process_at.toISOString(),
+    finishedAt: row.finished_at?.toISOString() ?? null,
+    uniqueKey: row.unique_key,
+  };
+}
+
 const PREVIEW_CHARS = 300;
 
 /** The WHERE clause of a filter, its parameters pushed on `values`; the archive's when `status` is set. */
