@@ -30,7 +30,9 @@
 //                        --set=systems.proletarian.concurrency=16 --set=modes.full.W3.jobs=50000
 //   --help
 // Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),
-//              REDIS_URL (default redis://127.0.0.1:6379).
+//              REDIS_URL (default redis://127.0.0.1:6379),
+//              BENCH_CHILD_ARGS: Node options for the trial processes, e.g. "--cpu-prof"
+//              to profile the workers (profiles land in the current directory).
 //
 // How each workload works and how each system is set up: docs/benchmarks.md.
 

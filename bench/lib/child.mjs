@@ -20,6 +20,7 @@ export function startChild(spec) {
   const proc = fork(path.join(BENCH_DIR, 'child.mjs'), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: process.env,
+    execArgv: process.env.BENCH_CHILD_ARGS ? process.env.BENCH_CHILD_ARGS.split(' ') : undefined,
   });
   live.add(proc);
   // A message sent as the process exits fails with an 'error' event; its exit is reported instead.
