@@ -42,7 +42,6 @@ export { queueStats, type JobTypeStats } from './stats.js';
 export { pauseQueue, resumeQueue } from './queue-state.js';
 export type { ScheduleDefinition, Schedules } from './schedules.js';
 export { listSchedules, type ScheduleInfo, type ListSchedulesOptions } from './schedule-list.js';
-export { deleteJob, type DeleteJobResult } from './delete-job.js';
 export { prune, type PruneOptions, type PruneResult } from './retention.js';
 export {
   ARCHIVE_STATUSES,
@@ -50,7 +49,19 @@ export {
   type ArchiveStatus,
   type RetryableStatus,
 } from './archive-status.js';
-export { cancelJob, retryJob, retryJobs, runJobNow, type CancelResult, type RetryJobsFilter, type RunNowResult } from './job-control.js';
+export {
+  cancelJob,
+  cancelJobs,
+  deleteJob,
+  deleteJobs,
+  retryJob,
+  retryJobs,
+  runJobNow,
+  type CancelResult,
+  type DeleteJobResult,
+  type RetryJobsFilter,
+  type RunNowResult,
+} from './job-control.js';
 export type { TableOptions } from './tables.js';
 export type { DbClient, KyselyDb, DrizzleDb, KnexDb, PostgresJsDb, PrismaDb } from './db/shapes.js';
 export type {

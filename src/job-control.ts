@@ -3,8 +3,9 @@ import { InvalidOptionError, SchemaNotReadyError } from './errors.js';
 import { validateName } from './payload.js';
 import { queryableOf } from './db/adapt.js';
 import type { DbClient } from './db/shapes.js';
+import { deleteJobRows } from './sql/delete.js';
 import {
-  cancelJobRow,
+  cancelJobRows,
   retryArchivedJob,
   retryArchivedJobs,
   runJobRowNow,
@@ -16,10 +17,11 @@ import { isUndefinedTableOrSchema } from './sql/migrations.js';
 import { resolveTableOptions, type TableOptions, type Tables } from './tables.js';
 import { describe, describeQuoted, oneOf, rejectUnknownKeys, requireObject, validDate } from './validate.js';
 
-// What an app or an operator does to jobs from outside a worker: cancel one,
-// or put archived jobs that did not succeed back on their queue. Each call is
-// one statement on the connection given, so on a client inside a transaction
-// it commits (and wakes workers) with that transaction, or not at all.
+// What an app or an operator does to jobs from outside a worker: cancel or
+// delete them, make one due now, or put archived jobs that did not succeed
+// back on their queue. Each call is one statement on the connection given,
+// so on a client inside a transaction it commits (and wakes workers) with
+// that transaction, or not at all.
 
 export type { CancelResult, RunNowResult } from './sql/job-control.js';
 
@@ -44,7 +46,59 @@ export async function cancelJob(dbClient: DbClient, jobId: string, options: Tabl
   const db = queryableOf(dbClient);
   const id = requireJobId('cancelJob', jobId);
   const tables = resolveTableOptions(options, 'cancelJob');
-  return schemaReady(tables, 'cancel', () => cancelJobRow(db, tables, id));
+  return (await schemaReady(tables, 'cancel', () => cancelJobRows(db, tables, [id])))[0]!;
+}
+
+/**
+ * {@link cancelJob} for many jobs in one statement: resolves to each job's
+ * result, in the order of `jobIds` (a repeated id gets the same result each
+ * time). The statement holds the row locks of every job it cancels until the
+ * caller's transaction ends: pass thousands at a time, not millions.
+ */
+export async function cancelJobs(
+  dbClient: DbClient,
+  jobIds: readonly string[],
+  options: TableOptions = {},
+): Promise<CancelResult[]> {
+  const db = queryableOf(dbClient);
+  const ids = requireJobIds('cancelJobs', jobIds);
+  const tables = resolveTableOptions(options, 'cancelJobs');
+  return schemaReady(tables, 'cancel', () => cancelJobRows(db, tables, ids));
+}
+
+/** What {@link deleteJob} did: deleted it, left it because it runs now, or found no such job. */
+export type DeleteJobResult = 'deleted' | 'running' | 'not-found';
+
+/**
+ * Deletes a job that is not running — waiting, scheduled, retrying, or
+ * archived — for good. A running job is left alone (`'running'`): it would
+ * only come back with its batch's commit. Never waits for the job's row lock.
+ */
+export async function deleteJob(dbClient: DbClient, jobId: string, options: TableOptions = {}): Promise<DeleteJobResult> {
+  const db = queryableOf(dbClient);
+  const id = requireJobId('deleteJob', jobId);
+  const tables = resolveTableOptions(options, 'deleteJob');
+  return deleteResultOf((await schemaReady(tables, 'delete', () => deleteJobRows(db, tables, [id])))[0]!);
+}
+
+/**
+ * {@link deleteJob} for many jobs in one statement: resolves to each job's
+ * result, in the order of `jobIds`.
+ */
+export async function deleteJobs(
+  dbClient: DbClient,
+  jobIds: readonly string[],
+  options: TableOptions = {},
+): Promise<DeleteJobResult[]> {
+  const db = queryableOf(dbClient);
+  const ids = requireJobIds('deleteJobs', jobIds);
+  const tables = resolveTableOptions(options, 'deleteJobs');
+  return (await schemaReady(tables, 'delete', () => deleteJobRows(db, tables, ids))).map(deleteResultOf);
+}
+
+function deleteResultOf(row: { deleted: number; present: boolean }): DeleteJobResult {
+  if (row.deleted > 0) return 'deleted';
+  return row.present ? 'running' : 'not-found';
 }
 
 /**
@@ -128,6 +182,20 @@ function requireJobId(caller: string, jobId: unknown): string {
     );
   }
   return jobId;
+}
+
+function requireJobIds(caller: string, jobIds: unknown): readonly string[] {
+  if (!Array.isArray(jobIds)) {
+    throw new InvalidOptionError(`${caller}: jobIds must be an array of job ids; got ${describe(jobIds)}`);
+  }
+  jobIds.forEach((jobId: unknown, i) => {
+    if (typeof jobId !== 'string' || !UUID.test(jobId)) {
+      throw new InvalidOptionError(
+        `${caller}: jobIds[${i}] must be a job id as enqueue returned it (a UUID); got ${describeQuoted(jobId)}`,
+      );
+    }
+  });
+  return jobIds as readonly string[];
 }
 
 function resolveFilter(filter: RetryJobsFilter): ArchivedJobFilter {

@@ -300,6 +300,19 @@ describe('bad input is refused with a clear error and writes nothing', () => {
       await refused(enqueue({} as never, 'x', {}, db.tables), InvalidOptionError, /pg\.Pool, pg\.Client or pg\.PoolClient/);
       await refused(enqueue(null as never, 'x', {}, db.tables), InvalidOptionError, /pg\.Pool/);
     });
+
+    it('a pg.Client never connected, which would leave every query waiting forever', async () => {
+      const client = new pg.Client({ connectionString: databaseUrl() });
+      const message = /pg\.Client is not connected: call `await client\.connect\(\)`/;
+      await refused(migrate(client, db.tables), InvalidOptionError, message);
+      await refused(enqueue(client, 'x', {}, db.tables), InvalidOptionError, message);
+      await client.connect();
+      try {
+        assert.deepEqual((await migrate(client, db.tables)).applied, [], 'once connected, the same client works');
+      } finally {
+        await client.end();
+      }
+    });
   });
 
   describe('schema and table names', () => {

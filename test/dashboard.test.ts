@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
-import { cancelJob, createWorker, deleteJob, enqueue, enqueueMany, listSchedules, pauseQueue, silentLogger } from 'proletarian';
+import { cancelJob, createWorker, enqueue, enqueueMany, listSchedules, pauseQueue, silentLogger } from 'proletarian';
 import {
   basicAuth,
   createDashboard,
@@ -555,43 +555,5 @@ describe('the dashboard', () => {
     assert.throws(() => createDashboard(db.pool, { basePath: 'no-slash' }), /basePath/);
     assert.throws(() => createDashboard(db.pool, { colour: 'red' } as DashboardOptions), /unknown createDashboard option/);
     assert.throws(() => createDashboard(db.pool, { csrfSecret: 'short' }), /csrfSecret/);
-  });
-});
-
-describe('deleteJob', () => {
-  let db: TestDatabase;
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(() => db.close());
-
-  it('deletes waiting and archived jobs, leaves running ones, and tells a missing id', async () => {
-    const waiting = await enqueue(db.pool, 'x', {}, db.tables);
-    assert.equal(await deleteJob(db.pool, waiting, db.tables), 'deleted');
-    assert.equal(await deleteJob(db.pool, waiting, db.tables), 'not-found');
-
-    const release = deferred();
-    const started = deferred();
-    const held = await enqueue(db.pool, 'hold', {}, { ...db.tables, queue: 'del' });
-    const worker = createWorker(db.pool, {
-      ...db.tables,
-      queue: 'del',
-      log: silentLogger,
-      pollInterval: 20,
-      handlers: {
-        hold: async () => {
-          started.resolve();
-          await release.promise;
-        },
-      },
-    });
-    await worker.start();
-    await started.promise;
-    assert.equal(await deleteJob(db.pool, held, db.tables), 'running');
-    release.resolve();
-    await worker.stop();
-    assert.equal(await deleteJob(db.pool, held, db.tables), 'deleted');
-    assert.equal((await db.rows(`SELECT 1 FROM "${db.schema}".archived_job WHERE job_id = $1`, [held])).length, 0);
-    await assert.rejects(deleteJob(db.pool, 'nope', db.tables), /must be a job id/);
   });
 });

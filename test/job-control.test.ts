@@ -3,6 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import {
   cancelJob,
+  cancelJobs,
+  deleteJob,
+  deleteJobs,
   enqueue,
   InvalidNameError,
   InvalidOptionError,
@@ -15,8 +18,9 @@ import {
 } from 'proletarian';
 import { createTestDatabase, databaseUrl, type TestDatabase } from './helpers/database.js';
 
-// cancelJob, retryJob and retryJobs on their own, against the tables; how
-// workers answer a cancel request is in worker-cancel.test.ts.
+// cancelJob(s), deleteJob(s), retryJob, retryJobs and runJobNow on their
+// own, against the tables; how workers answer a cancel request is in
+// worker-cancel.test.ts.
 
 interface ArchivedRow {
   status: ArchiveStatus;
@@ -25,7 +29,7 @@ interface ArchivedRow {
   queue: string;
 }
 
-describe('cancelJob, retryJob and retryJobs', () => {
+describe('cancelJob(s), deleteJob(s), retryJob(s) and runJobNow', () => {
   let db: TestDatabase;
   before(async () => {
     db = await createTestDatabase();
@@ -172,6 +176,72 @@ describe('cancelJob, retryJob and retryJobs', () => {
     assert.equal(await requests(live), 1);
     assert.equal(await cancelJob(db.pool, expired, db.tables), 'cancelled', 'its holder is gone');
     assert.equal((await archived(expired))?.status, 'cancelled');
+  });
+
+  it('cancelJobs answers for each id in the order given, in one statement', async () => {
+    const queue = newQueue();
+    const waiting = await enqueue(db.pool, 'waiting', {}, { ...db.tables, queue });
+    const scheduled = await enqueue(db.pool, 'later', {}, { ...db.tables, queue, processIn: 60_000 });
+    const running = await enqueue(db.pool, 'running', {}, { ...db.tables, queue });
+    const done = await archivedJob('success');
+    const unknown = '01890000-0000-7000-8000-000000000001';
+    const ids = [running, waiting, done, unknown, scheduled, waiting];
+    const results = await whileLocked(running, () => cancelJobs(db.pool, ids, db.tables));
+    assert.deepEqual(results, ['cancelling', 'cancelled', 'finished', 'not-found', 'cancelled', 'cancelled']);
+    assert.equal((await archived(waiting))?.status, 'cancelled');
+    assert.equal((await archived(scheduled))?.status, 'cancelled');
+    assert.equal(await requests(running), 1, 'the running job got one request');
+    assert.deepEqual(await cancelJobs(db.pool, [], db.tables), []);
+    await assert.rejects(cancelJobs(db.pool, [waiting, 'job-2'], db.tables), {
+      name: 'InvalidOptionError',
+      message: /cancelJobs: jobIds\[1\] must be a job id as enqueue returned it \(a UUID\); got "job-2"/,
+    });
+    await assert.rejects(cancelJobs(db.pool, waiting as never, db.tables), /cancelJobs: jobIds must be an array of job ids/);
+  });
+
+  it('deleteJob deletes waiting and archived jobs, leaves running ones, and tells a missing id', async () => {
+    const waiting = await enqueue(db.pool, 'x', {}, { ...db.tables, queue: newQueue() });
+    assert.equal(await deleteJob(db.pool, waiting, db.tables), 'deleted');
+    assert.equal(await deleteJob(db.pool, waiting, db.tables), 'not-found');
+    const done = await archivedJob('failure');
+    assert.equal(await deleteJob(db.pool, done, db.tables), 'deleted');
+    assert.equal(await archived(done), undefined);
+
+    const held = await enqueue(db.pool, 'hold', {}, { ...db.tables, queue: newQueue() });
+    assert.equal(await whileLocked(held, () => deleteJob(db.pool, held, db.tables)), 'running');
+    assert.ok(await queued(held), 'a job its batch holds is left alone');
+    const leased = await enqueue(db.pool, 'leased', {}, { ...db.tables, queue: newQueue() });
+    await db.pool.query(
+      `UPDATE "${db.schema}".job SET locked_by = 'w:1', process_at = now() + interval '1 minute' WHERE job_id = $1`,
+      [leased],
+    );
+    assert.equal(await deleteJob(db.pool, leased, db.tables), 'running', 'so is one under a live lease');
+    assert.equal(await deleteJob(db.pool, held, db.tables), 'deleted');
+    await assert.rejects(deleteJob(db.pool, 'nope', db.tables), /deleteJob: jobId must be a job id/);
+  });
+
+  it('deleteJobs answers for each id in the order given, and commits or rolls back with the caller', async () => {
+    const queue = newQueue();
+    const waiting = await enqueue(db.pool, 'w', {}, { ...db.tables, queue });
+    const held = await enqueue(db.pool, 'h', {}, { ...db.tables, queue });
+    const done = await archivedJob('cancelled');
+    const unknown = '01890000-0000-7000-8000-000000000002';
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      assert.deepEqual(await deleteJobs(client, [done, waiting], db.tables), ['deleted', 'deleted']);
+      await client.query('ROLLBACK');
+      assert.ok(await queued(waiting), 'rolled back with the caller');
+      assert.ok(await archived(done));
+    } finally {
+      client.release();
+    }
+    const results = await whileLocked(held, () => deleteJobs(db.pool, [unknown, held, done, waiting], db.tables));
+    assert.deepEqual(results, ['not-found', 'running', 'deleted', 'deleted']);
+    assert.equal(await queued(waiting), undefined);
+    assert.equal(await archived(done), undefined);
+    assert.ok(await queued(held));
+    await assert.rejects(deleteJobs(db.pool, [42] as never, db.tables), /deleteJobs: jobIds\[0\] must be a job id/);
   });
 
   it('retryJob puts a failed, cancelled or discarded job back, due now, its history kept', async () => {

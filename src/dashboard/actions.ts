@@ -1,5 +1,4 @@
-import { deleteJob } from '../delete-job.js';
-import { cancelJob, retryJob, retryJobs, runJobNow } from '../job-control.js';
+import { cancelJob, cancelJobs, deleteJob, deleteJobs, retryJob, retryJobs, runJobNow } from '../job-control.js';
 import { pauseQueue, resumeQueue } from '../queue-state.js';
 import type { RetryableStatus } from '../archive-status.js';
 import { matchingJobIds, STATUS_OF_ARCHIVED_STATE, type JobListFilter } from '../sql/dashboard.js';
@@ -108,18 +107,21 @@ export function isQueueAction(name: string): name is QueueActionName {
 /** Jobs a bulk action reads at a time, walking the filter by keyset. */
 const BATCH = 500;
 
-/** Calls `act` on every job that matches `filter`, in keyset batches; resolves to how many it returned true for. */
+/**
+ * Calls `act` on the ids of the jobs that match `filter`, a keyset batch at
+ * a time; resolves to the sum of what it returned.
+ */
 async function eachMatching(
   db: Queryable,
   tables: Tables,
   filter: JobListFilter,
-  act: (jobId: string) => Promise<boolean>,
+  act: (jobIds: string[]) => Promise<number>,
 ): Promise<number> {
   let touched = 0;
   let after: { micros: string; jobId: string } | null = null;
   for (;;) {
     const batch = await matchingJobIds(db, tables, filter, after, BATCH);
-    for (const { jobId } of batch) if (await act(jobId)) touched++;
+    if (batch.length > 0) touched += await act(batch.map(({ jobId }) => jobId));
     const last = batch[batch.length - 1];
     if (!last || batch.length < BATCH) return touched;
     after = last;
@@ -157,7 +159,11 @@ export const BULK_ACTIONS = {
         options,
       );
     } else {
-      count = await eachMatching(db, tables, filter, (jobId) => retryJob(db, jobId, options));
+      count = await eachMatching(db, tables, filter, async (jobIds) => {
+        let retried = 0;
+        for (const jobId of jobIds) if (await retryJob(db, jobId, options)) retried++;
+        return retried;
+      });
     }
     return { ok: true, count, message: `${plural(count, 'job')} put back on their queues.` };
   },
@@ -165,11 +171,12 @@ export const BULK_ACTIONS = {
     const options = tableOptions(tables);
     let cancelled = 0;
     let asked = 0;
-    await eachMatching(db, tables, filter, async (jobId) => {
-      const result = await cancelJob(db, jobId, options);
-      if (result === 'cancelled') cancelled++;
-      else if (result === 'cancelling') asked++;
-      return true;
+    await eachMatching(db, tables, filter, async (jobIds) => {
+      for (const result of await cancelJobs(db, jobIds, options)) {
+        if (result === 'cancelled') cancelled++;
+        else if (result === 'cancelling') asked++;
+      }
+      return 0;
     });
     const count = cancelled + asked;
     const message = asked > 0
@@ -180,10 +187,13 @@ export const BULK_ACTIONS = {
   delete: async (db, tables, filter) => {
     const options = tableOptions(tables);
     let running = 0;
-    const count = await eachMatching(db, tables, filter, async (jobId) => {
-      const result = await deleteJob(db, jobId, options);
-      if (result === 'running') running++;
-      return result === 'deleted';
+    const count = await eachMatching(db, tables, filter, async (jobIds) => {
+      let deleted = 0;
+      for (const result of await deleteJobs(db, jobIds, options)) {
+        if (result === 'deleted') deleted++;
+        else if (result === 'running') running++;
+      }
+      return deleted;
     });
     const left = running > 0 ? ` ${plural(running, 'job')} started running meanwhile and ${running === 1 ? 'was' : 'were'} left alone.` : '';
     return { ok: true, count, message: `${plural(count, 'job')} deleted.${left}` };

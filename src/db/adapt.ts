@@ -28,7 +28,14 @@ const ADAPTERS: readonly { is(db: object): boolean; adapt(db: object): AdaptedDb
 export function adaptDb(db: unknown, expected: string = ANY_DB): AdaptedDb {
   if ((typeof db === 'object' && db !== null) || typeof db === 'function') {
     for (const adapter of ADAPTERS) if (adapter.is(db)) return adapter.adapt(db);
-    if (isPgLike(db)) return { library: 'pg', queryable: db, transaction: null };
+    if (isPgLike(db)) {
+      if (isUnconnectedPgClient(db)) {
+        throw new InvalidOptionError(
+          'the pg.Client is not connected: call `await client.connect()` before passing it, or pass a pg.Pool',
+        );
+      }
+      return { library: 'pg', queryable: db, transaction: null };
+    }
   }
   throw new InvalidOptionError(`the first argument must be ${expected}`);
 }
@@ -41,4 +48,14 @@ export function queryableOf(db: unknown, expected: string = ANY_DB): Queryable {
 /** A pg pool or client, or a wrapper of one: anything with pg's `query`. */
 export function isPgLike(db: object): db is Queryable {
   return typeof (db as Partial<Queryable>).query === 'function';
+}
+
+/**
+ * A `pg.Client` on which `connect()` was never called. pg queues its queries
+ * until it connects, so anything run on it would wait forever; the flags are
+ * pg's own (a pool, or a client of another driver, has neither).
+ */
+function isUnconnectedPgClient(db: object): boolean {
+  const flags = db as { _connected?: unknown; _connecting?: unknown };
+  return flags._connected === false && flags._connecting === false;
 }

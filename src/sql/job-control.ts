@@ -72,10 +72,12 @@ function statements(t: Tables): ControlStatements {
     // holds (waiting, scheduled, or under a lease that ran out) is archived
     // as cancelled; a job locked by a running batch, or under a live lease,
     // gets a request its worker hears of at commit.
-    cancel: `WITH target AS (
+    cancel: `WITH wanted AS (
+        SELECT job_id, nth FROM unnest($1::uuid[]) WITH ORDINALITY AS w(job_id, nth)
+      ), target AS (
         -- A live lease's row is left unlocked: its worker renews and completes it.
         SELECT job_id FROM ${t.job}
-        WHERE job_id = $1 AND (locked_by IS NULL OR process_at <= now())
+        WHERE job_id = ANY($1::uuid[]) AND (locked_by IS NULL OR process_at <= now())
         FOR UPDATE SKIP LOCKED
       ), cancelled AS (
         DELETE FROM ${t.job} AS j USING target
@@ -90,7 +92,7 @@ function statements(t: Tables): ControlStatements {
         DELETE FROM ${t.cancelRequests} WHERE job_id IN (SELECT job_id FROM cancelled)
       ), running AS (
         SELECT job_id FROM ${t.job}
-        WHERE job_id = $1 AND NOT EXISTS (SELECT 1 FROM target)
+        WHERE job_id = ANY($1::uuid[]) AND job_id NOT IN (SELECT job_id FROM target)
       ), requested AS (
         INSERT INTO ${t.cancelRequests} (job_id, xact)
         SELECT job_id, pg_current_xact_id() FROM running
@@ -107,12 +109,15 @@ function statements(t: Tables): ControlStatements {
         DELETE FROM ${t.cancelRequests} WHERE (job_id, xact) IN (SELECT job_id, xact FROM moot)
       )
       SELECT CASE
-               WHEN EXISTS (SELECT 1 FROM archived) THEN 'cancelled'
-               WHEN EXISTS (SELECT 1 FROM running) THEN 'cancelling'
-               WHEN EXISTS (SELECT 1 FROM ${t.archivedJob} WHERE job_id = $1) THEN 'finished'
+               WHEN w.job_id IN (SELECT job_id FROM archived) THEN 'cancelled'
+               WHEN w.job_id IN (SELECT job_id FROM running) THEN 'cancelling'
+               WHEN EXISTS (SELECT 1 FROM ${t.archivedJob} AS a WHERE a.job_id = w.job_id) THEN 'finished'
                ELSE 'not-found'
              END AS result,
-             (SELECT pg_notify('${cancelChannelFor(t)}', job_id::text) FROM requested) AS notified`,
+             -- Evaluated once, for all of the requests.
+             (SELECT count(pg_notify('${cancelChannelFor(t)}', job_id::text)) FROM requested) AS notified
+      FROM wanted AS w
+      ORDER BY w.nth`,
     // Like cancel, never waits for a row lock: a job locked by a running
     // batch, or under a live lease, is running and keeps its due time.
     runNow: `WITH target AS (
@@ -161,10 +166,11 @@ function statements(t: Tables): ControlStatements {
   return cached;
 }
 
-/** Cancels a job, or asks its worker to; see `cancelJob`. */
-export async function cancelJobRow(db: Queryable, t: Tables, jobId: string): Promise<CancelResult> {
-  const { rows } = await db.query<{ result: CancelResult }>(statements(t).cancel, [jobId]);
-  return rows[0]!.result;
+/** Cancels jobs, or asks their workers to, in one statement; see `cancelJobs`. The results in the order of `jobIds`. */
+export async function cancelJobRows(db: Queryable, t: Tables, jobIds: readonly string[]): Promise<CancelResult[]> {
+  if (jobIds.length === 0) return [];
+  const { rows } = await db.query<{ result: CancelResult }>(statements(t).cancel, [jobIds]);
+  return rows.map((row) => row.result);
 }
 
 /** Makes a job that waits for its time due now; see `runJobNow`. */
