@@ -146,6 +146,12 @@ export class RunSignal {
   }
 }
 
+/**
+ * A handler's `ctx`. `run` is the job's signal when it was made at the
+ * start (it has a time limit, or runs under a lease); null leaves it to be
+ * made when the handler first reads `ctx.signal`, through the worker's
+ * cancel registry so that a cancellation reaches it.
+ */
 export function jobContext(
   runtime: WorkerRuntime,
   job: JobInfo,
@@ -158,7 +164,8 @@ export function jobContext(
 
 /**
  * A handler's `ctx`. A class, so that every job's context shares its shape
- * and its lazy `signal` getter: this runs for every job.
+ * and its lazy getters: this runs for every job, and most handlers read
+ * neither `signal` nor `log`.
  */
 class RunContext implements JobContext {
   readonly jobId: string;
@@ -170,9 +177,10 @@ class RunContext implements JobContext {
   readonly processAt: Date;
   readonly priority: number;
   readonly db: JobDb;
-  readonly log: (message: string, data?: LogData) => void;
-  readonly #run: RunSignal | null;
-  readonly #shutdown: AbortSignal;
+  readonly #runtime: WorkerRuntime;
+  readonly #slot: number;
+  #run: RunSignal | null;
+  #log: ((message: string, data?: LogData) => void) | null = null;
 
   constructor(runtime: WorkerRuntime, job: JobInfo, db: JobDb, slot: number, run: RunSignal | null) {
     this.jobId = job.jobId;
@@ -184,13 +192,28 @@ class RunContext implements JobContext {
     this.processAt = job.processAt;
     this.priority = job.priority;
     this.db = db;
-    this.log = (message, data = {}) => runtime.emit('job-log', { ...logOf(job, slot), ...data, message });
+    this.#runtime = runtime;
+    this.#slot = slot;
     this.#run = run;
-    this.#shutdown = runtime.shutdown;
   }
 
   get signal(): AbortSignal {
-    return this.#run ? this.#run.signal : this.#shutdown;
+    if (this.#run === null) {
+      const run = new RunSignal(this.jobId, this.jobType, null, this.#runtime.shutdown);
+      this.#run = run;
+      this.#runtime.cancels.made(this.#slot, run);
+    }
+    return this.#run.signal;
+  }
+
+  /** A function, not a method: handlers pass `ctx.log` around on its own. */
+  get log(): (message: string, data?: LogData) => void {
+    if (this.#log === null) {
+      const { emit } = this.#runtime;
+      const context = { slot: this.#slot, jobId: this.jobId, jobType: this.jobType, attempt: this.attempt };
+      this.#log = (message, data = {}) => emit('job-log', { ...context, ...data, message });
+    }
+    return this.#log;
   }
 }
 

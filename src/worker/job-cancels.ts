@@ -4,6 +4,8 @@ import { JobCancelledError } from '../errors.js';
 export interface CancellableRun {
   readonly jobId: string;
   abort(reason: Error): void;
+  /** The run has ended: nothing of it is left waiting. */
+  clear(): void;
 }
 
 interface Slot {
@@ -11,7 +13,9 @@ interface Slot {
   holding: boolean;
   /** Jobs whose cancellation was announced while it held them; made on the first announcement. */
   requested: Set<string> | null;
-  /** The handler running right now. */
+  /** The job whose handler runs right now. */
+  jobId: string | null;
+  /** Its signal, once made: at the start with a time limit, else when the handler first reads `ctx.signal`. */
   current: CancellableRun | null;
 }
 
@@ -22,13 +26,14 @@ interface Slot {
  * that job aborts its handler's signal if it is running, or skips the
  * handler if it has not started yet. A request is kept per loop only while
  * the loop holds its jobs, so nothing outlives the batch it was meant for.
- * Costs nothing per job but two assignments until a request comes.
+ * Costs nothing per job but a few assignments until a request comes: most
+ * handlers never read `ctx.signal`, and theirs is never made.
  */
 export class JobCancels {
   readonly #slots: Slot[];
 
   constructor(loops: number) {
-    this.#slots = Array.from({ length: loops }, () => ({ holding: false, requested: null, current: null }));
+    this.#slots = Array.from({ length: loops }, () => ({ holding: false, requested: null, jobId: null, current: null }));
   }
 
   /** Loop `slot` is about to claim: requests from now on may be for its jobs. */
@@ -43,12 +48,36 @@ export class JobCancels {
     const state = this.#slots[slot]!;
     state.holding = false;
     state.requested = null;
+    state.current?.clear();
+    state.jobId = null;
     state.current = null;
   }
 
-  /** `run`'s handler starts on loop `slot`; null when it has ended. */
-  running(slot: number, run: CancellableRun | null): void {
-    this.#slots[slot]!.current = run;
+  /** The handler of `jobId` starts on loop `slot`; `run` is its signal if made already. */
+  started(slot: number, jobId: string, run: CancellableRun | null): void {
+    const state = this.#slots[slot]!;
+    state.jobId = jobId;
+    state.current = run;
+  }
+
+  /**
+   * The signal of the job running on loop `slot`, made when its handler
+   * first read it: aborted at once if its cancellation was announced
+   * already. A signal read after its run ended is left alone.
+   */
+  made(slot: number, run: CancellableRun): void {
+    const state = this.#slots[slot]!;
+    if (state.jobId !== run.jobId || state.current !== null) return;
+    state.current = run;
+    if (state.requested?.has(run.jobId)) run.abort(new JobCancelledError(run.jobId));
+  }
+
+  /** The handler running on loop `slot` has ended: its signal, if made, is cleared. */
+  ended(slot: number): void {
+    const state = this.#slots[slot]!;
+    state.current?.clear();
+    state.jobId = null;
+    state.current = null;
   }
 
   /** Whether a cancellation of `jobId` was announced while loop `slot` held it. */
@@ -61,7 +90,7 @@ export class JobCancels {
     for (const state of this.#slots) {
       if (!state.holding) continue;
       (state.requested ??= new Set()).add(jobId);
-      if (state.current?.jobId === jobId) state.current.abort(new JobCancelledError(jobId));
+      if (state.jobId === jobId) state.current?.abort(new JobCancelledError(jobId));
     }
   }
 }

@@ -313,29 +313,27 @@ function runJob(
   }
   if (decodeError) return { job, outcome: decideRunOutcome({ kind: 'undecodable', error: decodeError }), usedDb: false };
   const transaction = new JobTransaction(client);
-  const running: RunningJob = { runtime, client, entry, job, transaction, slot };
   if (emit.enabled('job-started')) emit('job-started', logOf(job, slot));
-  const signal = new RunSignal(job.jobId, job.jobType, entry.timeout, runtime.shutdown);
-  runtime.cancels.running(slot, signal);
+  // Without a time limit, the signal is made only if the handler reads it.
+  const signal = entry.timeout === null ? null : new RunSignal(job.jobId, job.jobType, entry.timeout, runtime.shutdown);
+  runtime.cancels.started(slot, job.jobId, signal);
   const outcome = runHandler(runtime, entry, job, jobContext(runtime, job, transaction.db, slot, signal), row, slot);
   if (!(outcome instanceof Promise)) {
-    signal.clear();
-    runtime.cancels.running(slot, null);
-    return finishJob(running, outcome);
+    runtime.cancels.ended(slot);
+    return finishJob({ runtime, client, entry, job, transaction, slot }, outcome);
   }
   return Promise.race<HandlerOutcome | Abandoned>([
     outcome,
     abandoned,
-    ...(signal.expired ? [signal.expired.then((error) => ({ error }))] : []),
+    ...(signal?.expired ? [signal.expired.then((error) => ({ error }))] : []),
   ]).then((result) => {
-    signal.clear();
-    runtime.cancels.running(slot, null);
+    runtime.cancels.ended(slot);
     if ('abandonedAfter' in result) {
       transaction.close();
       emit('job-abandoned', { ...logOf(job, slot), waitedMs: result.abandonedAfter });
       return 'abandoned';
     }
-    return finishJob(running, result);
+    return finishJob({ runtime, client, entry, job, transaction, slot }, result);
   });
 }
 

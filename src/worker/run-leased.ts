@@ -70,7 +70,7 @@ async function leaseAndRun(runtime: WorkerRuntime, slot: number): Promise<Leased
     emit('lease-lost', jobLog);
   });
   const watch = runtime.inFlight.watch();
-  runtime.cancels.running(slot, signal);
+  runtime.cancels.started(slot, job.jobId, signal);
   if (emit.enabled('job-started')) emit('job-started', jobLog);
   runtime.activity.running(slot, job.jobId);
   const result = await Promise.race([
@@ -79,8 +79,7 @@ async function leaseAndRun(runtime: WorkerRuntime, slot: number): Promise<Leased
     ...(signal.expired ? [signal.expired.then((error) => ({ error }))] : []),
   ]);
   watch.done();
-  signal.clear();
-  runtime.cancels.running(slot, null);
+  runtime.cancels.ended(slot);
   runtime.activity.running(slot, null);
   heartbeat.stop();
   if ('abandonedAfter' in result) {
