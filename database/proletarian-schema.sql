@@ -1,4 +1,4 @@
--- Proletarian schema, version 9: schema "proletarian", tables "job" and "archived_job".
+-- Proletarian schema, version 10: schema "proletarian", tables "job" and "archived_job".
 --
 -- GENERATED FILE: do not edit. It is written by `npm run schema:sql` from the
 -- migrations in src/migrations; edit those and run the command again.
@@ -160,3 +160,10 @@ DROP INDEX "proletarian"."archived_job_finished_at_idx";
 CREATE INDEX "archived_job_unsuccessful_idx" ON "proletarian"."archived_job" (status, finished_at, job_id) WHERE status <> 'success';
 
 INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (9, 'workers and dashboard');
+
+-- Migration 10: error history
+ALTER TABLE "proletarian"."job" ADD COLUMN error_history jsonb;
+
+ALTER TABLE "proletarian"."archived_job" ADD COLUMN error_history jsonb;
+
+INSERT INTO "proletarian"."job_migrations" (version, name) VALUES (10, 'error history');

@@ -204,7 +204,9 @@ describe('the dashboard', () => {
       assert.equal(job.attempts, 1);
       assert.equal(job.lastError?.name, 'TypeError');
       assert.match(job.lastError?.stack ?? '', /explodeHandler/);
-      assert.deepEqual(job.timeline.map((entry) => entry.what.split(':')[0]), ['Attempt 1 failed', 'Enqueued', 'Last due', 'Finished']);
+      assert.deepEqual(job.timeline.map((entry) => entry.what.split(':')[0]), ['Enqueued', 'Last due', 'Attempt 1 failed', 'Finished']);
+      assert.deepEqual(job.errors, [job.lastError], 'one failed attempt: its error is the last');
+      assert.ok(job.lastError?.failedAt && job.timeline[2]!.at === job.lastError.failedAt, 'the failure has its time');
       const failed = await json<JobPage>(`${base}api/jobs?state=failed&queue=${queue}`);
       assert.deepEqual(failed.jobs.map((j) => j.id), [jobId]);
       assert.equal(failed.jobs[0]?.errorMessage, '<img src=x onerror=alert(2)> went wrong');
@@ -276,6 +278,47 @@ describe('the dashboard', () => {
     const page = await json<JobPage>(`${base}api/jobs?state=waiting&queue=secret`);
     assert.doesNotMatch(page.jobs[0]?.payloadPreview ?? '', /hunter2/);
     assert.match(page.jobs[0]?.payloadPreview ?? '', /\[hidden\]/);
+  });
+
+  it("shows every failed attempt's error, each through redact", async () => {
+    const base = await dashboard({
+      redact: (job) => {
+        const error = job.lastError as { message?: string; stack?: string } | null;
+        const hide = (text?: string) => text?.replace(/token=\w+/g, 'token=[hidden]');
+        return error ? { ...job, lastError: { ...error, message: hide(error.message), stack: hide(error.stack) } } : job;
+      },
+    });
+    const queue = 'flaky-secret';
+    const jobId = await enqueue(db.pool, 'call', {}, { ...db.tables, queue });
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      pollInterval: 20,
+      retryStrategy: { retries: 2, delays: [0] },
+      handlers: {
+        call: (_payload, ctx) => {
+          throw new Error(`attempt ${ctx.attempt} refused token=abc${ctx.attempt}`);
+        },
+      },
+    });
+    await worker.start();
+    try {
+      const job = await waitFor(async () => {
+        const detail = await json<JobDetail>(`${base}api/jobs/${jobId}`);
+        return detail.state === 'failed' ? detail : null;
+      });
+      assert.deepEqual(
+        job.errors.map((error) => [error.attempt, error.message]),
+        [1, 2, 3].map((attempt) => [attempt, `attempt ${attempt} refused token=[hidden]`]),
+      );
+      assert.doesNotMatch(JSON.stringify(job), /abc\d/, 'no secret anywhere, stack traces included');
+      const failures = job.timeline.filter((entry) => entry.what.startsWith('Attempt'));
+      assert.equal(failures.length, 3);
+      assert.ok(failures.every((entry) => entry.at !== null), 'each failure has its time');
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('refuses actions without the CSRF token, from another origin, and when read-only', async () => {

@@ -110,6 +110,7 @@ describe('migrate', () => {
       unique_key: 'text YES',
       replacement: 'jsonb YES',
       trace_context: 'jsonb YES',
+      error_history: 'jsonb YES',
     });
     const { rows: indexes } = await pool.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'job' ORDER BY indexname`,

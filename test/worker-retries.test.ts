@@ -10,10 +10,19 @@ import {
 } from 'proletarian';
 import { recordingLogger, useWorkerTestDatabase, waitFor } from './helpers/database.js';
 
+interface StoredErrorRow {
+  name: string;
+  message: string;
+  stack?: string;
+  attempt: number;
+  failedAt: string;
+}
+
 interface ArchivedRow {
   status: string;
   attempts: number;
-  last_error: { name: string; message: string; stack?: string; attempt: number } | null;
+  last_error: StoredErrorRow | null;
+  error_history: StoredErrorRow[] | null;
 }
 
 describe('worker: retries and failures', () => {
@@ -32,7 +41,7 @@ describe('worker: retries and failures', () => {
       const rows = await waitFor(
         async () => {
           const r = await db.rows<ArchivedRow>(
-            `SELECT status, attempts, last_error FROM "${db.schema}".archived_job WHERE job_id = $1`,
+            `SELECT status, attempts, last_error, error_history FROM "${db.schema}".archived_job WHERE job_id = $1`,
             [jobId],
           );
           return r.length ? r : null;
@@ -153,6 +162,70 @@ describe('worker: retries and failures', () => {
     assert.deepEqual(await effects(jobId), [
       { note: 'attempt 3' },
     ]);
+  });
+
+  for (const mode of ['transaction', 'lease'] as const) {
+    it(`${mode} mode: keeps every failed attempt's error with its time, oldest first, the latest as last_error`, async () => {
+      const started = Date.now();
+      const handler = (_payload: unknown, ctx: { attempt: number }) => {
+        throw new Error(`failure ${ctx.attempt}`);
+      };
+      const { row } = await runToArchive(null, {
+        retryStrategy: { retries: 3, delays: [0] },
+        handlers: { job: mode === 'lease' ? { handler, mode, leaseDuration: 1_000 } : handler },
+      });
+      assert.equal(row.status, 'failure');
+      assert.equal(row.last_error?.attempt, 4);
+      assert.deepEqual(
+        row.error_history?.map(({ attempt, message }) => ({ attempt, message })),
+        [1, 2, 3].map((attempt) => ({ attempt, message: `failure ${attempt}` })),
+      );
+      const times = [...row.error_history!, row.last_error!].map((error) => Date.parse(error.failedAt));
+      assert.ok(times.every((t, i) => t >= started && (i === 0 || t >= times[i - 1]!)), `failure times in order: ${times}`);
+      assert.match(row.error_history![0]!.stack ?? '', /failure 1/);
+    });
+  }
+
+  it('keeps the last 20 earlier errors: the oldest goes when a new failure comes', async () => {
+    const queue = `q-${Math.random().toString(36).slice(2)}`;
+    const jobId = await enqueue(db.pool, 'job', null, { ...db.tables, queue });
+    const stored = (attempt: number) => ({ name: 'Error', message: `failure ${attempt}`, attempt, failedAt: new Date().toISOString() });
+    await db.pool.query(
+      `UPDATE "${db.schema}".job SET attempts = 21, error_history = $2::jsonb, last_error = $3::jsonb WHERE job_id = $1`,
+      [jobId, JSON.stringify(Array.from({ length: 20 }, (_, i) => stored(i + 1))), JSON.stringify(stored(21))],
+    );
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      pollInterval: 10,
+      retryStrategy: { retries: 21, delays: [0] },
+      handlers: {
+        job: (_payload, ctx) => {
+          throw new Error(`failure ${ctx.attempt}`);
+        },
+      },
+    });
+    await worker.start();
+    try {
+      const row = await waitFor(
+        async () =>
+          (
+            await db.rows<ArchivedRow>(
+              `SELECT status, attempts, last_error, error_history FROM "${db.schema}".archived_job WHERE job_id = $1`,
+              [jobId],
+            )
+          )[0] ?? null,
+        { timeoutMs: 15_000, what: 'the job to be archived' },
+      );
+      assert.equal(row.last_error?.attempt, 22);
+      assert.deepEqual(
+        row.error_history?.map((error) => error.attempt),
+        Array.from({ length: 20 }, (_, i) => i + 2),
+      );
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('records a non-Error throw with a readable message', async () => {

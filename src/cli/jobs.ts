@@ -212,6 +212,14 @@ function describeJob(job: JobDetail): string {
     lines.push(`last error${attempt}:`);
     lines.push(indent(error.stack ?? `${error.name ?? 'Error'}: ${error.message ?? ''}`));
   }
+  const earlier = job.errors.slice(0, -1);
+  if (earlier.length > 0) {
+    lines.push('earlier failed attempts:');
+    for (const failed of earlier) {
+      const when = failed.failedAt === undefined ? '' : ` at ${failed.failedAt}`;
+      lines.push(indent(`attempt ${failed.attempt ?? '?'}${when}: ${failed.name ?? 'Error'}: ${failed.message ?? ''}`));
+    }
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -81,10 +81,12 @@ export interface StoredError {
   message?: string;
   stack?: string;
   attempt?: number;
+  /** When the attempt failed (ISO 8601); absent for errors stored before it was recorded. */
+  failedAt?: string;
 }
 
 export interface TimelineEntry {
-  /** Null when the time was not recorded (a failed attempt before the last one). */
+  /** Null when the time was not recorded (a failed attempt stored before failure times were). */
   at: string | null;
   what: string;
 }
@@ -105,6 +107,8 @@ export interface JobDetail {
   lockedBy: string | null;
   payload: unknown;
   lastError: StoredError | null;
+  /** Every failed attempt's error that is kept, oldest first: the last is `lastError`. */
+  errors: StoredError[];
   timeline: TimelineEntry[];
 }
 

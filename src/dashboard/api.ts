@@ -186,10 +186,20 @@ export class DashboardData {
     if (!row) return null;
     const { payload, lastError } = this.#redacted(row.job_id, row.queue, row.job_type, row.payload, row.last_error);
     const error = storedError(lastError);
+    // Earlier errors go through `redact` as a last error each: a function
+    // written for `lastError` hides the same secrets in all of them.
+    const earlier = (Array.isArray(row.error_history) ? (row.error_history as unknown[]) : [])
+      .map((stored) => storedError(this.#redacted(row.job_id, row.queue, row.job_type, row.payload, stored).lastError))
+      .filter((stored): stored is StoredError => stored !== null);
+    const errors = error && row.attempts > 0 ? [...earlier, error] : earlier;
     const timeline: TimelineEntry[] = [{ at: row.enqueued_at.toISOString(), what: 'Enqueued' }];
-    if (error && row.attempts > 0) {
-      timeline.push({ at: null, what: `Attempt ${error.attempt ?? row.attempts} failed: ${error.name ?? 'Error'}: ${error.message ?? ''}` });
-    }
+    errors.forEach((failed, i) => {
+      const attempt = failed.attempt ?? (i === errors.length - 1 ? row.attempts : undefined);
+      timeline.push({
+        at: failed.failedAt ?? null,
+        what: `Attempt ${attempt ?? '?'} failed: ${failed.name ?? 'Error'}: ${failed.message ?? ''}`,
+      });
+    });
     if (row.finished_at) {
       timeline.push({ at: row.process_at.toISOString(), what: 'Last due' });
       timeline.push({ at: row.finished_at.toISOString(), what: row.state === 'succeeded' ? 'Succeeded' : `Finished: ${row.state}` });
@@ -198,7 +208,6 @@ export class DashboardData {
     } else {
       timeline.push({ at: row.process_at.toISOString(), what: row.attempts > 0 ? `Attempt ${row.attempts + 1} due` : 'Due' });
     }
-    timeline.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''));
     return {
       id: row.job_id,
       queue: row.queue,
@@ -214,7 +223,8 @@ export class DashboardData {
       lockedBy: row.locked_by,
       payload,
       lastError: error,
-      timeline,
+      errors,
+      timeline: inTimeOrder(timeline),
     };
   }
 
@@ -283,6 +293,14 @@ export class DashboardData {
   }
 }
 
+/** The entries by time; one without a time (an error stored before failure times were) stays after the entry before it. */
+function inTimeOrder(entries: readonly TimelineEntry[]): TimelineEntry[] {
+  let previous = '';
+  const keyed = entries.map((entry, i) => ({ entry, i, key: (previous = entry.at ?? previous) }));
+  keyed.sort((a, b) => a.key.localeCompare(b.key) || a.i - b.i);
+  return keyed.map(({ entry }) => entry);
+}
+
 function storedError(value: unknown): StoredError | null {
   if (value === null || typeof value !== 'object') return null;
   const record = value as Record<string, unknown>;
@@ -295,6 +313,8 @@ function storedError(value: unknown): StoredError | null {
   if (message !== undefined) error.message = message;
   if (stack !== undefined) error.stack = stack;
   if (typeof record['attempt'] === 'number') error.attempt = record['attempt'];
+  const failedAt = text('failedAt');
+  if (failedAt !== undefined) error.failedAt = failedAt;
   return error;
 }
 

@@ -8,6 +8,7 @@ import { schedulesAndPause } from './006-schedules-and-pause.js';
 import { traceContext } from './007-trace-context.js';
 import { cancelAndDiscard } from './008-cancel-and-discard.js';
 import { workersAndDashboard } from './009-workers-and-dashboard.js';
+import { errorHistory } from './010-error-history.js';
 
 /** One step of the schema's history. Never edit a released one: add the next. */
 export interface Migration {
@@ -27,6 +28,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'trace context', sql: traceContext },
   { version: 8, name: 'cancel and discard', sql: cancelAndDiscard },
   { version: 9, name: 'workers and dashboard', sql: workersAndDashboard },
+  { version: 10, name: 'error history', sql: errorHistory },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -250,6 +250,8 @@ export interface JobRow {
   unique_key: string | null;
   payload: unknown;
   last_error: unknown;
+  /** The errors of earlier failed attempts, oldest first (a JSON array), or null. */
+  error_history: unknown;
   state: string;
   locked_by: string | null;
   abandoned_runs: number | null;
@@ -260,12 +262,12 @@ export async function findJob(db: Queryable, t: Tables, jobId: string): Promise<
   const { rows } = await db.query<JobRow>(
     `WITH ${runningIdsCte(t)}
      SELECT j.job_id, j.queue, j.job_type, j.priority, j.attempts, j.enqueued_at, j.process_at,
-            NULL::timestamptz AS finished_at, j.unique_key, j.payload, j.last_error,
+            NULL::timestamptz AS finished_at, j.unique_key, j.payload, j.last_error, j.error_history,
             ${liveStateSql()} AS state, j.locked_by, j.abandoned_runs
      FROM ${t.job} j WHERE j.job_id = $1
      UNION ALL
      SELECT a.job_id, a.queue, a.job_type, a.priority, a.attempts, a.enqueued_at, a.process_at,
-            a.finished_at, a.unique_key, a.payload, a.last_error, a.status, NULL, NULL
+            a.finished_at, a.unique_key, a.payload, a.last_error, a.error_history, a.status, NULL, NULL
      FROM ${t.archivedJob} a WHERE a.job_id = $1
      LIMIT 1`,
     [jobId],

@@ -22,6 +22,7 @@ export const CARRIED_COLUMNS = [
   'priority',
   'unique_key',
   'trace_context',
+  'error_history',
 ] as const;
 
 const CARRIED = CARRIED_COLUMNS.join(', ');

@@ -32,18 +32,23 @@ export interface JobRow {
   trace_context?: string | null;
 }
 
-/** What is stored about a failed attempt, in `last_error`. */
+/** What is stored about a failed attempt, in `last_error` and then in `error_history`. */
 export interface StoredError {
   name: string;
   message: string;
   stack?: string | undefined;
   attempt: number;
+  /** When the attempt failed (ISO 8601). */
+  failedAt: string;
 }
 
-/** What is stored about `error`, the failure of attempt `attempt`. */
+/** What is stored about `error`, the failure of attempt `attempt`, now. */
 export function storedErrorOf(error: Error, attempt: number): StoredError {
-  return { name: error.name, message: error.message, stack: error.stack, attempt };
+  return { name: error.name, message: error.message, stack: error.stack, attempt, failedAt: new Date().toISOString() };
 }
+
+/** How many earlier errors a job keeps besides its latest: a job retried forever must not grow without bound. */
+export const MAX_ERROR_HISTORY = 20;
 
 /** A job to insert; `processAt`/`processIn` as given by the caller (validated). */
 export interface NewJob {
@@ -109,16 +114,35 @@ const SUCCESS: ArchiveStatus = 'success';
 
 /** The archive's columns, in the order every statement that archives a job fills them. */
 export const ARCHIVED_COLUMNS =
-  'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error, priority, unique_key, trace_context';
+  'job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error, priority, unique_key, trace_context, error_history';
 
 /**
  * What a finished job's row (selected from the job table) becomes in the
- * archive, in {@link ARCHIVED_COLUMNS}' order: `status` and `error` are SQL
- * expressions; `attempts` then counts the run that ended it too.
+ * archive, in {@link ARCHIVED_COLUMNS}' order: `status` is an SQL
+ * expression, and so is `failure`, the error of the attempt that ended it
+ * (null, or an expression that is null, when it did not fail); `attempts`
+ * then counts that run too.
  */
-export function archivedValues(status: string, error: string): string {
+export function archivedValues(status: string, failure: string | null): string {
+  const lastError = failure === null ? 'last_error' : `COALESCE(${failure}, last_error)`;
+  const history =
+    failure === null
+      ? 'error_history'
+      : `CASE WHEN ${failure} IS NULL THEN error_history ELSE ${historyAfterFailure('error_history', 'last_error')} END`;
   return `job_id, queue, job_type, payload, attempts + 1, enqueued_at, process_at, ${status}, clock_timestamp(),
-             ${error}, priority, unique_key, trace_context`;
+             ${lastError}, priority, unique_key, trace_context, ${history}`;
+}
+
+/**
+ * The error history once a new failure takes `lastError`'s place as the
+ * latest: `lastError` appended to `history`, of which the last
+ * MAX_ERROR_HISTORY are kept. Both are SQL expressions of the job's row as
+ * it was; a first failure leaves the history null.
+ */
+export function historyAfterFailure(history: string, lastError: string): string {
+  return `CASE WHEN ${lastError} IS NULL THEN ${history} ELSE (
+      SELECT CASE WHEN jsonb_array_length(h) > ${MAX_ERROR_HISTORY} THEN h - 0 ELSE h END
+      FROM (SELECT COALESCE(${history}, '[]'::jsonb) || jsonb_build_array(${lastError}) AS h) AS appended) END`;
 }
 
 function statements(t: Tables, traced = false): JobStatements {
@@ -149,6 +173,7 @@ function statements(t: Tables, traced = false): JobStatements {
         UPDATE ${t.job} AS j
         SET attempts = j.attempts + 1,
             process_at = clock_timestamp() + o.delay_ms * interval '1 millisecond',
+            error_history = ${historyAfterFailure('j.error_history', 'j.last_error')},
             last_error = o.error,
             aborted_claim = NULL
         FROM outcome AS o
@@ -182,12 +207,12 @@ function statements(t: Tables, traced = false): JobStatements {
         RETURNING j.*, o.status AS final_status, o.error AS final_error
       )
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-      SELECT ${archivedValues('final_status', 'COALESCE(final_error, last_error)')}
+      SELECT ${archivedValues('final_status', 'final_error')}
       FROM finished`;
     // The common case, a batch that all succeeded, needs no per-job data but ids.
     const completeSuccesses = `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = ANY($1::uuid[]) RETURNING *)
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-      SELECT ${archivedValues(`'${SUCCESS}'`, 'last_error')}
+      SELECT ${archivedValues(`'${SUCCESS}'`, null)}
       FROM finished`;
     // The payload is bound as text and cast here: a driver that encodes
     // values bound to jsonb parameters as JSON itself (postgres.js) would
@@ -432,5 +457,6 @@ export function storedErrorJson(error: StoredError): string {
     message: clean(error.message),
     stack: error.stack === undefined ? undefined : clean(error.stack.slice(0, MAX_STACK_LENGTH)),
     attempt: error.attempt,
+    failedAt: error.failedAt,
   });
 }

@@ -2,7 +2,7 @@ import type { ArchiveStatus } from '../archive-status.js';
 import { newJobId } from '../job-id.js';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
-import { ARCHIVED_COLUMNS, archivedValues, storedErrorJson, type StoredError } from './jobs.js';
+import { ARCHIVED_COLUMNS, archivedValues, historyAfterFailure, storedErrorJson, type StoredError } from './jobs.js';
 
 // SQL of jobs that run outside a transaction, under a lease (the lease claim
 // itself is in claim.ts). Each statement commits on its own and is guarded
@@ -71,7 +71,7 @@ export async function archiveLeasedJob(
        FROM finished WHERE replacement IS NOT NULL
      )
      INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
-     SELECT ${archivedValues('$3', 'COALESCE($4::jsonb, last_error)')}
+     SELECT ${archivedValues('$3', '$4::jsonb')}
      FROM finished`,
     [jobId, holder, status, error ? storedErrorJson(error) : null, newJobId()],
   );
@@ -89,7 +89,8 @@ export async function retryLeasedJob(
 ): Promise<boolean> {
   const result = await db.query(
     `UPDATE ${t.job}
-     SET locked_by = NULL, attempts = attempts + 1, last_error = $4::jsonb,
+     SET locked_by = NULL, attempts = attempts + 1,
+         error_history = ${historyAfterFailure('error_history', 'last_error')}, last_error = $4::jsonb,
          ${withReplacement({ process_at: `clock_timestamp() + $3::float8 * interval '1 millisecond'` })}
      WHERE job_id = $1 AND locked_by = $2`,
     [jobId, holder, delayMs, storedErrorJson(error)],

@@ -634,6 +634,33 @@ async function jobView(id: string): Promise<void> {
           job.lastError.stack ? h('pre', { id: 'error-stack', tabindex: 0, 'aria-label': 'Stack trace' }, job.lastError.stack) : null,
         ]
       : h('p', { class: 'muted' }, 'None: no attempt has failed.'),
+    job.errors.length > 1
+      ? [
+          h('h2', {}, 'Earlier failed attempts'),
+          h(
+            'ol',
+            { class: 'attempts', id: 'earlier-errors' },
+            job.errors.slice(0, -1).map((error) =>
+              h(
+                'li',
+                {},
+                h(
+                  'details',
+                  {},
+                  h(
+                    'summary',
+                    {},
+                    error.attempt ? `Attempt ${error.attempt}` : 'Attempt',
+                    error.failedAt ? [' — ', time(error.failedAt)] : null,
+                    ` — ${error.name ?? 'Error'}: ${error.message ?? ''}`,
+                  ),
+                  error.stack ? h('pre', { tabindex: 0, 'aria-label': 'Stack trace' }, error.stack) : null,
+                ),
+              ),
+            ),
+          ),
+        ]
+      : null,
     h('h2', {}, 'Timeline'),
     h('ol', { class: 'timeline' }, job.timeline.map((entry) => h('li', {}, entry.at ? [time(entry.at), ' — '] : null, entry.what))),
   );
