@@ -180,14 +180,21 @@ export async function listJobs(db: Queryable, t: Tables, q: JobListQuery): Promi
   const error = q.full
     ? 'j.last_error'
     : `CASE WHEN j.last_error IS NULL THEN NULL ELSE jsonb_build_object('name', j.last_error->'name', 'message', left(j.last_error->>'message', ${PREVIEW_CHARS})) END`;
-  const sql = `WITH ${runningIdsCte(t)}
+  const table = status ? t.archivedJob : t.job;
+  // The page is chosen on the cheap columns first; payloads and errors are
+  // turned into text for its rows only, not for every row the sort reads.
+  const sql = `WITH ${runningIdsCte(t)}, page AS (
+      SELECT j.job_id, ${timeColumn} AS sort_at
+      FROM ${table} j
+      WHERE ${where.join(' AND ')}
+      ORDER BY ${timeColumn} ${direction}, j.job_id ${direction}
+      LIMIT ${param(q.limit)}
+    )
     SELECT j.job_id, j.queue, j.job_type, j.priority, j.attempts, j.enqueued_at, j.process_at,
            ${status ? 'j.finished_at' : 'NULL::timestamptz AS finished_at'}, j.unique_key,
-           ${payload} AS payload_text, ${error} AS last_error, ${MICROS(timeColumn)} AS sort_micros
-    FROM ${status ? t.archivedJob : t.job} j
-    WHERE ${where.join(' AND ')}
-    ORDER BY ${timeColumn} ${direction}, j.job_id ${direction}
-    LIMIT ${param(q.limit)}`;
+           ${payload} AS payload_text, ${error} AS last_error, ${MICROS('page.sort_at')} AS sort_micros
+    FROM page JOIN ${table} j ON j.job_id = page.job_id
+    ORDER BY page.sort_at ${direction}, j.job_id ${direction}`;
   const { rows } = await db.query<JobListRow>(sql, values);
   return rows;
 }
