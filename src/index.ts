@@ -25,6 +25,7 @@ export {
   type RetryPolicy,
   type RetryStrategy,
   type RetryStrategyFunction,
+  type WorkerRetryStrategy,
   type ExponentialBackoffOptions,
 } from './retry.js';
 export {
@@ -69,6 +70,7 @@ export type {
   JobType,
   PayloadOf,
   Queryable,
+  AnyJobInfo,
   JobInfo,
   JobContext,
   JobDb,

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from './errors.js';
-import type { JobInfo } from './types.js';
+import type { AnyJobInfo, JobInfo } from './types.js';
 import {
   describeQuoted,
   finiteNumber,
@@ -38,6 +38,13 @@ export type RetryStrategyFunction<T extends string = string> = (
   job: JobInfo<T>,
   error: Error,
 ) => RetryPolicy | null | undefined;
+
+/**
+ * The worker-wide retry strategy: a policy, or a function that sees a job
+ * of any type ({@link AnyJobInfo}: with `JobPayloads` declared, checking
+ * `jobType` narrows `payload`).
+ */
+export type WorkerRetryStrategy = RetryPolicy | ((job: AnyJobInfo, error: Error) => RetryPolicy | null | undefined);
 
 /** Options of {@link exponentialBackoff}. */
 export interface ExponentialBackoffOptions {

@@ -40,6 +40,14 @@ export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
+/**
+ * A job of any type, as the worker-wide `retryStrategy` and `onFailedJob`
+ * see it: with {@link JobPayloads} declared, a union over its types, so
+ * that checking `jobType` narrows `payload`; else a {@link JobInfo} of any
+ * type. (A job run by `fallbackHandler` may be of a type not declared.)
+ */
+export type AnyJobInfo = { [T in JobType]: JobInfo<T> }[JobType];
+
 /** A job as the retry strategy and the failed-job hook see it. */
 export interface JobInfo<T extends string = string> {
   /** The job's id, as returned by `enqueue`. */

@@ -242,6 +242,8 @@ describe('the proletarian CLI', () => {
     assert.equal(await archivedCount(schema), 2);
     const accepted = await onTerminal('y');
     assert.match(accepted.output, /deleted 2 archived jobs finished before \S+ in 1 batch/);
+    // The progress is one line, redrawn in place.
+    assert.match(accepted.output, /\r\x1b\[2Kdeleted 2\/2 \[#{30}\] 100%\r?\n/);
     assert.equal(accepted.code, 0);
     assert.equal(await archivedCount(schema), 0);
   });

@@ -2,7 +2,7 @@ import { ARCHIVE_STATUSES } from '../archive-status.js';
 import { InvalidOptionError } from '../errors.js';
 import { consoleLogger, type Logger } from '../log.js';
 import { validateName } from '../payload.js';
-import { defaultRetryStrategy, validateRetryStrategy, type RetryStrategy } from '../retry.js';
+import { defaultRetryStrategy, validateRetryStrategy, type RetryStrategy, type WorkerRetryStrategy } from '../retry.js';
 import { resolveTables, TABLE_OPTION_KEYS, type TableOptions, type Tables } from '../tables.js';
 import {
   milliseconds,
@@ -13,7 +13,7 @@ import {
   requireObject,
   wholeNumber,
 } from '../validate.js';
-import type { JobContext, JobHandler, JobInfo, JobType } from '../types.js';
+import type { AnyJobInfo, JobContext, JobHandler, JobType } from '../types.js';
 import { DEFAULT_QUEUE } from '../enqueue.js';
 import type { RetentionOptions } from './services/retention.js';
 import { resolveSchedules, type ResolvedSchedule, type Schedules } from '../schedules.js';
@@ -51,7 +51,7 @@ export type JobHandlers = {
  * it, just before commit: its writes through `ctx.db` commit with the
  * archiving. If it throws, only its own writes are undone.
  */
-export type FailedJobHook = (job: JobInfo, error: Error, ctx: JobContext) => Promise<void> | void;
+export type FailedJobHook = (job: AnyJobInfo, error: Error, ctx: JobContext) => Promise<void> | void;
 
 /** Options of {@link createWorker}. */
 export interface WorkerOptions extends TableOptions {
@@ -98,7 +98,7 @@ export interface WorkerOptions extends TableOptions {
    */
   pollInterval?: number;
   /** Retries for every job type that names none of its own. @defaultValue {@link exponentialBackoff}`()`: 5 retries, 1 s doubling */
-  retryStrategy?: RetryStrategy;
+  retryStrategy?: WorkerRetryStrategy;
   /**
    * Longest a handler may run, in ms, for job types that set no `timeout` of
    * their own. When it runs out, `ctx.signal` is aborted with a

@@ -75,6 +75,32 @@ export async function checks(): Promise<void> {
     },
   });
 
+  // The worker-wide hooks see a job of any declared type: its jobType narrows its payload.
+  createWorker(pool, {
+    handlers: { 'confirmation-email': () => {}, 'reindex-user': () => {} },
+    retryStrategy: (job) => {
+      if (job.jobType === 'reindex-user') {
+        const id: number = job.payload.userId;
+        // @ts-expect-error narrowed to this type's payload
+        void job.payload.email;
+        return id > 0 ? { retries: 1 } : null;
+      }
+      if (job.jobType === 'confirmation-email') return job.payload.email.endsWith('.test') ? null : { retries: 5 };
+      return null;
+    },
+    onFailedJob: async (job, error, ctx) => {
+      if (job.jobType === 'confirmation-email') {
+        await ctx.db.query('SELECT $1::text, $2::text', [job.payload.email, error.message]);
+      } else if (job.jobType === 'reindex-user') {
+        const id: number = job.payload.userId;
+        void id;
+      }
+      // @ts-expect-error not every job type's payload has this field
+      void job.payload.email;
+    },
+  });
+  createWorker(pool, { handlers: {}, retryStrategy: exponentialBackoff({ retries: 2 }) });
+
   createWorker(pool, {
     handlers: {
       // @ts-expect-error handler for an undeclared job type
