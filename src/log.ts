@@ -111,6 +111,12 @@ export const LOG_EVENTS = {
   'queue-resumed': 'info',
   /** Reading whether the worker's queue is paused failed; the last state read holds, and the next round tries again. */
   'queue-state-error': 'error',
+  /**
+   * Looking up the cancel requests of running jobs made while no connection
+   * listened failed: their handlers' signals were not aborted, but their
+   * outcomes still find the requests when they complete.
+   */
+  'cancel-lookup-error': 'warn',
   /** The worker's heartbeat (its row in the dashboard's list of workers) failed; the next one tries again. */
   'heartbeat-error': 'warn',
   /** The schema is newer than this version of the library knows; usually a rolling deploy in progress. */

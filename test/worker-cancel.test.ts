@@ -6,13 +6,14 @@ import {
   DiscardJobError,
   enqueue,
   JobCancelledError,
+  notifyChannel,
   queueStats,
   retryJob,
   SnoozeJobError,
   type JobHandler,
   type WorkerOptions,
 } from 'proletarian';
-import { deferred, recordingLogger, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
+import { deferred, recordingLogger, untilListening, useWorkerTestDatabase, waitFor, whileRunning } from './helpers/database.js';
 
 // Cancel, discard and snooze as workers carry them out, in both modes.
 
@@ -66,6 +67,27 @@ describe('worker: cancel, retry, discard, snooze', () => {
     };
     return { handler, started, reason };
   }
+
+  it('a request made while the listener was down reaches a handler that only waits for its signal', async () => {
+    const queue = newQueue();
+    const { handler, started, reason } = waitsForCancel('returns');
+    const { worker: w, log } = worker(queue, 'transaction', handler);
+    const jobId = await enqueue(db.pool, 'job', {}, { ...db.tables, queue });
+    await whileRunning(w, async () => {
+      await started.promise;
+      await untilListening(db);
+      await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE starts_with(query, $1)`, [
+        `LISTEN ${notifyChannel(db.tables)}`,
+      ]);
+      await waitFor(() => log.names().includes('listener-error'), { what: 'the worker to lose its listener' });
+      // Its notification goes nowhere: nobody listens until the reconnect, which reads the request.
+      assert.equal(await cancelJob(db.pool, jobId, db.tables), 'cancelling');
+      const aborted = await reason.promise;
+      assert.ok(aborted instanceof JobCancelledError);
+      assert.equal((await untilArchived(jobId)).status, 'cancelled');
+    });
+    assert.deepEqual(await effects(jobId), []);
+  });
 
   for (const mode of ['transaction', 'lease'] as const) {
     it(`${mode} mode: cancelling a running job aborts its signal; archived as cancelled, not retried`, async () => {

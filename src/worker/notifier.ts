@@ -23,6 +23,8 @@ export interface NotifierListener {
   onQueueState(): void;
   /** Someone asked to cancel job `jobId` while it ran. */
   onCancel(jobId: string): void;
+  /** Listening began (or began again): cancel requests made before were not heard. */
+  onCancelsUnheard(): void;
 }
 
 interface Subscription {
@@ -115,6 +117,7 @@ export class Notifier {
     for (const { listener } of this.#subscriptions) {
       listener.onQueueState();
       listener.onJobs(MIN_PRIORITY);
+      listener.onCancelsUnheard();
     }
   }
 

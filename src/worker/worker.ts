@@ -4,7 +4,7 @@ import { InvalidOptionError, ProletarianError, toError } from '../errors.js';
 import { createEmitter, errorData, type EmitLog } from '../log.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
 import { batchClaimStatement, leaseClaimStatement } from '../sql/claim.js';
-import { cancelChannelFor } from '../sql/job-control.js';
+import { cancelChannelFor, requestedCancels } from '../sql/job-control.js';
 import { queueStateChannelOf } from '../sql/queue-states.js';
 import { notifyChannelFor } from '../sql/jobs.js';
 import { describe, milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
@@ -254,6 +254,21 @@ class QueueWorker implements Worker {
     this.#emit('worker-stopped', finished ? {} : { note: 'some loops were still waiting for a connection' });
   }
 
+  /**
+   * Cancel requests made for the jobs running now while nobody listened —
+   * before the listening connection was up, or while it was lost — read
+   * once it listens, so that their handlers' signals abort all the same.
+   */
+  async #announceUnheardCancels(): Promise<void> {
+    const running = this.#activity.runningJobs();
+    if (running.length === 0) return;
+    try {
+      for (const jobId of await requestedCancels(this.#pool, this.#options.tables, running)) this.#cancels.announce(jobId);
+    } catch (error) {
+      this.#emit('cancel-lookup-error', errorData(toError(error)));
+    }
+  }
+
   #notifier(): Notifier {
     const t = this.#options.tables;
     const jobs = notifyChannelFor(t);
@@ -289,6 +304,7 @@ class QueueWorker implements Worker {
             onQueueState: () =>
               void this.#pause.refresh().catch((error: unknown) => this.#emit('queue-state-error', errorData(toError(error)))),
             onCancel: (jobId) => cancels.announce(jobId),
+            onCancelsUnheard: () => void this.#announceUnheardCancels(),
           },
           this.#emit,
         )

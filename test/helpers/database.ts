@@ -151,8 +151,8 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 
 /**
  * Waits until a worker's listening connection for `tables` has run its
- * LISTEN: a notification sent before that (a cancel request, say) would be
- * lost, and a handler that waits for its signal would wait in vain.
+ * LISTEN: a notification sent before that is not heard (the worker finds
+ * new jobs and cancel requests by other ways, later).
  */
 export async function untilListening(db: TestDatabase): Promise<void> {
   const channel = notifyChannel(db.tables);
