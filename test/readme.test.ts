@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { LOG_EVENTS } from 'proletarian';
 import { databaseUrl } from './helpers/database.js';
 
 // The README's TypeScript examples, compiled as a reader would paste them.
@@ -133,5 +134,12 @@ declare global {
     for (const block of blocks.slice(1)) files[`line-${block.line}.ts`] = `${block.code}\nexport {};\n`;
     assert.ok(Object.keys(files).length >= 6, 'the examples were found');
     await compile(writeProject('examples', files, false));
+  });
+
+  it('lists every log event with its level', () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    for (const [event, level] of Object.entries(LOG_EVENTS)) {
+      assert.match(readme, new RegExp(`^\\| \`${event}\` \\| ${level} \\|`, 'm'), `README's row of ${event}`);
+    }
   });
 });
