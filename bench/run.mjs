@@ -8,7 +8,8 @@
 //
 // Workloads: W1 bulk enqueue, W2 single enqueues, W3 no-op drain, W4 latency,
 // W5 drain with an UPDATE per job, W6 W3 beside large tables, W7 raw-SQL
-// ceiling, W8 steady state: 1 ms jobs from a producer process at a fixed rate
+// ceiling, W9 W3 with priorities, scheduled and unique jobs, W10 W3 with the
+// dashboard open, W8 steady state: 1 ms jobs from a producer process at a fixed rate
 // (800 jobs/s) or a fixed depth (4,000), concurrency 4 and 16, on fresh tables
 // through phases: warm-up, clean, xmin horizon held by an idle transaction,
 // backends killed twice a second, a burst of 1.5× the rate, recovery. A W8

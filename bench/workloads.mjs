@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { SYSTEMS as SETTINGS, WORKLOADS as SETTINGS_BY_WORKLOAD } from './config.mjs';
 import { startChild } from './lib/child.mjs';
+import { watchDashboard } from './lib/dashboard-watch.mjs';
 import { newNamespace } from './lib/namespaces.mjs';
 import { dropSchema, ident, settle } from './lib/pg.mjs';
 import { percentile } from './lib/stats.mjs';
@@ -231,6 +232,34 @@ export const WORKLOADS = [
     relativeTo: 'W3',
     rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
     trial: (ctx, row) => drainAfterSeeding(ctx, row, ctx.size.W9.jobs, (admin) => admin.seedLifecycleMix(ctx.size.W9)),
+  },
+  {
+    id: 'W10',
+    title: 'W3 with the dashboard open',
+    describe: (size) =>
+      `W3's drain of ${fmtCount(size.jobs)} jobs while the dashboard's overview and job lists refresh every ${size.refreshMs} ms`,
+    unit: 'jobs/s',
+    higherIsBetter: true,
+    showRss: true,
+    showCpu: true,
+    relativeTo: 'W3',
+    rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
+    trial: (ctx, row) =>
+      inNamespace(ctx, row.system, async (ns, admin) => {
+        const { jobs, refreshMs } = ctx.size.W10;
+        await admin.seed(jobs);
+        await settle(ctx.pg, ns);
+        const watch = await watchDashboard(ns, refreshMs);
+        let run;
+        try {
+          run = await runDrain(ctx, admin, { system: row.system, kind: 'drain', ns, jobs, handler: 'noop' });
+        } catch (error) {
+          await watch.stop().catch(() => {});
+          throw error;
+        }
+        const watched = await watch.stop();
+        return { value: jobs / run.seconds, ...run, ...watched, completed: await checkCompleted(admin, jobs) };
+      }),
   },
 ];
 
