@@ -20,9 +20,10 @@ export const MODES = {
     // W9: W3's drain with its jobs spread over `priorities` priorities, beside
     // jobs scheduled later (of the same priorities) and unique-keyed ones.
     W9: { jobs: 100_000, priorities: 5, future: 100_000, keyed: 100_000 },
-    // W10: W3's drain while the dashboard's overview and job lists refresh
-    // every `refreshMs` (an open page refreshes every 5 s: this is twenty of them).
-    W10: { jobs: 100_000, refreshMs: 250 },
+    // W10: W3's drain while the dashboard's overview, two job lists and the
+    // workers page refresh every `refreshMs` (an open page refreshes every
+    // 5 s: this is five of each open).
+    W10: { jobs: 100_000, refreshMs: 1_000 },
     // W8: seconds of each phase, in this order (0 leaves a phase out); then up
     // to drainSeconds for the worker to finish what is left. W8 runs one
     // repetition unless --reps is given: each cell takes minutes.
@@ -44,7 +45,7 @@ export const MODES = {
     W6: { jobs: 3_000, archived: 20_000, future: 20_000, otherQueue: 3_000 },
     W7: { jobs: 3_000 },
     W9: { jobs: 5_000, priorities: 5, future: 5_000, keyed: 5_000 },
-    W10: { jobs: 5_000, refreshMs: 250 },
+    W10: { jobs: 5_000, refreshMs: 1_000 },
     W8: {
       repetitions: 1,
       phases: { warmup: 5, clean: 10, held: 15, kills: 10, burst: 5, recovery: 10 },
