@@ -32,6 +32,9 @@ import { MIN_PRIORITY } from '../priority.js';
 //   most the jobs claimed since. See src/worker/claim-start.ts for when the
 //   worker scans from further back.
 
+/** Claim order within a queue: priority, then due time, then enqueue order (job ids grow with time). */
+export const CLAIM_ORDER = 'priority, process_at, job_id';
+
 /** A job row as claimed in a transaction, with what it tells of earlier claims. */
 export interface ClaimedJobRow extends JobRow {
   abandoned_runs: number;
@@ -90,7 +93,7 @@ function lockDueJobs(t: Tables, columns: string, filter: TypeFilter): string {
       WHERE queue = $1 AND process_at <= now()
         AND (priority, process_at) >= (COALESCE($3::smallint, ${MIN_PRIORITY}),
                                        COALESCE(to_timestamp($4::float8 / 1000), '-infinity'))${types}
-      ORDER BY priority, process_at, job_id
+      ORDER BY ${CLAIM_ORDER}
       LIMIT $2
       FOR UPDATE SKIP LOCKED`;
 }
@@ -134,7 +137,7 @@ export function batchClaimStatement(t: Tables, filter: TypeFilter, traced = fals
                 THEN EXISTS (SELECT 1 FROM ${t.lostTransactions} WHERE xid = aborted_claim) END,
            (SELECT pg_current_xact_id()::text)${traced ? ', trace_context::text' : ''}
     FROM (${locked}) AS claimed
-    ORDER BY priority, process_at, job_id`;
+    ORDER BY ${CLAIM_ORDER}`;
   return { name: preparedName('claim', text), text, rowMode: 'array' };
 }
 

@@ -114,7 +114,8 @@ export interface JobListQuery extends JobListFilter {
   full: boolean;
 }
 
-export interface JobListRow {
+/** The columns every job the dashboard reads comes with, wherever it is. */
+interface JobColumns {
   job_id: string;
   queue: string;
   job_type: string;
@@ -124,8 +125,12 @@ export interface JobListRow {
   process_at: Date;
   finished_at: Date | null;
   unique_key: string | null;
-  payload_text: string;
   last_error: unknown;
+}
+
+/** A job of a list: its payload as (the start of its) text, and its place in the list's order. */
+export interface JobListRow extends JobColumns {
+  payload_text: string;
   sort_micros: string;
 }
 
@@ -245,18 +250,9 @@ export async function pausedQueues(db: Queryable, t: Tables): Promise<string[]> 
   return rows.map((row) => row.queue);
 }
 
-export interface JobRow {
-  job_id: string;
-  queue: string;
-  job_type: string;
-  priority: number;
-  attempts: number;
-  enqueued_at: Date;
-  process_at: Date;
-  finished_at: Date | null;
-  unique_key: string | null;
+/** One job as its page shows it. */
+export interface FoundJobRow extends JobColumns {
   payload: unknown;
-  last_error: unknown;
   /** The errors of earlier failed attempts, oldest first (a JSON array), or null. */
   error_history: unknown;
   state: string;
@@ -265,8 +261,8 @@ export interface JobRow {
 }
 
 /** One job, wherever it is: the job table first (it is the newer), then the archive. */
-export async function findJob(db: Queryable, t: Tables, jobId: string): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
+export async function findJob(db: Queryable, t: Tables, jobId: string): Promise<FoundJobRow | null> {
+  const { rows } = await db.query<FoundJobRow>(
     `WITH ${runningIdsCte(t)}
      SELECT j.job_id, j.queue, j.job_type, j.priority, j.attempts, j.enqueued_at, j.process_at,
             NULL::timestamptz AS finished_at, j.unique_key, j.payload, j.last_error, j.error_history,

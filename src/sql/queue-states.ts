@@ -8,12 +8,7 @@ import { notifyChannelFor } from './jobs.js';
 
 /** The NOTIFY channel on which pause and resume name the queue they changed. */
 export function queueStateChannelFor(t: Tables): string {
-  return queueStateChannelOf(notifyChannelFor(t));
-}
-
-/** The state channel that goes with a new-jobs channel: the listener derives it from the channel it has. */
-export function queueStateChannelOf(jobsChannel: string): string {
-  return `${jobsChannel}_state`;
+  return `${notifyChannelFor(t)}_state`;
 }
 
 /**

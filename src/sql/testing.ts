@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
+import { CLAIM_ORDER } from './claim.js';
 import type { JobRow } from './jobs.js';
 
 // SQL of the test helpers (src/testing/): reads and claims on the caller's
@@ -23,7 +24,7 @@ export async function claimDueJobsForTest(
     `SELECT job_id::text, queue, job_type, payload::text AS payload, attempts, enqueued_at, process_at, priority
      FROM ${t.job}
      WHERE queue = $1 AND process_at <= clock_timestamp() AND ($2::text[] IS NULL OR job_type = ANY($2::text[]))
-     ORDER BY priority, process_at, job_id
+     ORDER BY ${CLAIM_ORDER}
      LIMIT $3
      FOR UPDATE SKIP LOCKED`,
     [queue, jobTypes, limit],
@@ -55,7 +56,7 @@ export async function listQueuedJobs(
     `SELECT job_id::text, queue, job_type, payload, attempts, priority, unique_key, enqueued_at, process_at
      FROM ${t.job}
      WHERE ($1::text IS NULL OR job_type = $1) AND ($2::text IS NULL OR queue = $2)
-     ORDER BY queue, priority, process_at, job_id`,
+     ORDER BY queue, ${CLAIM_ORDER}`,
     [jobType, queue],
   );
   return rows;

@@ -5,7 +5,7 @@ import { createEmitter, errorData, type EmitLog } from '../log.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations/index.js';
 import { batchClaimStatement, leaseClaimStatement } from '../sql/claim.js';
 import { cancelChannelFor, requestedCancels } from '../sql/job-control.js';
-import { queueStateChannelOf } from '../sql/queue-states.js';
+import { queueStateChannelFor } from '../sql/queue-states.js';
 import { notifyChannelFor } from '../sql/jobs.js';
 import { describe, milliseconds, rejectUnknownKeys, requireObject } from '../validate.js';
 import { ClaimStart } from './claim-start.js';
@@ -272,7 +272,7 @@ class QueueWorker implements Worker {
   #notifier(): Notifier {
     const t = this.#options.tables;
     const jobs = notifyChannelFor(t);
-    return Notifier.for(this.#pool, { jobs, queueState: queueStateChannelOf(jobs), cancel: cancelChannelFor(t) });
+    return Notifier.for(this.#pool, { jobs, queueState: queueStateChannelFor(t), cancel: cancelChannelFor(t) });
   }
 
   #addListeners(runtime: WorkerRuntime): () => void {
