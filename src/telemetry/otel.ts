@@ -1,9 +1,10 @@
 import type * as OtelModule from '@opentelemetry/api';
 
 // OpenTelemetry is an optional peer dependency. Its API is loaded once, with
-// a guarded dynamic import, the first time an enqueue or a worker needs it;
-// when it is not installed everything here is skipped, and nothing else of
-// the library changes: the same statements, no span, no context to store.
+// a guarded dynamic import, the first time an enqueue or a worker needs it:
+// once an SDK has registered with it. When it is not installed, or nothing
+// is registered, everything here is skipped, and nothing else of the library
+// changes: the same statements, no span, no context to store.
 
 /** The `@opentelemetry/api` module. */
 export type OtelApi = typeof OtelModule;
@@ -23,6 +24,23 @@ export function otelApi(): OtelApi | null | Promise<OtelApi | null> {
     () => (loaded = null),
   );
   return loading;
+}
+
+/**
+ * Whether anything — an OpenTelemetry SDK, as a rule — registered a global
+ * tracer provider, meter provider or propagator with the API. Without one
+ * the API answers with no-ops: loading it and making spans would cost a
+ * worker's start and every job and enqueue for nothing. Read from the API's
+ * own global registry (one per major version), so the API need not be
+ * loaded to ask.
+ */
+export function otelRegistered(): boolean {
+  for (const key of Object.getOwnPropertySymbols(globalThis)) {
+    if (!key.description?.startsWith('opentelemetry.js.api.')) continue;
+    const registry = (globalThis as unknown as Record<symbol, Record<string, unknown> | undefined>)[key];
+    if (registry?.['trace'] || registry?.['metrics'] || registry?.['propagation']) return true;
+  }
+  return false;
 }
 
 /** The name of the tracer and meter, and of `messaging.system`. */

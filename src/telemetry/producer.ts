@@ -1,4 +1,4 @@
-import { ATTR, INSTRUMENTATION_NAME, otelApi, type OtelApi, type TraceCarrier } from './otel.js';
+import { ATTR, INSTRUMENTATION_NAME, otelApi, otelRegistered, type OtelApi, type TraceCarrier } from './otel.js';
 
 /** What a traced enqueue needs of the jobs it inserts. */
 interface TracedJob {
@@ -8,7 +8,8 @@ interface TracedJob {
 }
 
 /**
- * Runs `insert` as it is when OpenTelemetry is not installed; otherwise in a
+ * Runs `insert` as it is when OpenTelemetry is not installed or nothing is
+ * registered with it (see `otelRegistered`); otherwise in a
  * producer span (`send <jobType>`), with the span's context given to every
  * job first, so that their runs join this trace. `idsOf` names the message
  * id when one job was inserted.
@@ -18,6 +19,7 @@ export function traceEnqueue<T>(
   insert: () => Promise<T>,
   idOf: (result: T) => string | null,
 ): Promise<T> {
+  if (!otelRegistered()) return insert();
   const api = otelApi();
   if (api === null) return insert();
   if (api instanceof Promise) return api.then((loaded) => (loaded === null ? insert() : traced(loaded, jobs, insert, idOf)));

@@ -4,7 +4,7 @@ import { queueGauges } from '../sql/telemetry.js';
 import type { Tables } from '../tables.js';
 import type { JobInfo } from '../types.js';
 import type { RunOutcome } from '../worker/run-outcome.js';
-import { ATTR, INSTRUMENTATION_NAME, otelApi, type OtelApi, type TraceCarrier } from './otel.js';
+import { ATTR, INSTRUMENTATION_NAME, otelApi, otelRegistered, type OtelApi, type TraceCarrier } from './otel.js';
 
 // A worker's spans and metrics. The runners call it only when OpenTelemetry
 // is installed (runtime.telemetry is null otherwise): a consumer span per
@@ -32,8 +32,9 @@ interface Instruments {
 
 const now = () => performance.timeOrigin + performance.now();
 
-/** The worker's telemetry, or null when `@opentelemetry/api` is not installed. */
+/** The worker's telemetry, or null when `@opentelemetry/api` is not installed or no SDK is registered. */
 export async function workerTelemetry(queue: string, workerId: string): Promise<WorkerTelemetry | null> {
+  if (!otelRegistered()) return null;
   const api = await otelApi();
   if (api === null || !sdkRegistered(api)) return null;
   return new WorkerTelemetry(api, queue, workerId);
