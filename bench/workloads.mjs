@@ -25,6 +25,16 @@ const DONE_TIMEOUT_MS = 60_000;
  * (systems or variants) given the systems selected, and `trial(ctx, row)`
  * returning a sample `{ value, ...details }`.
  */
+/** What the Proletarian-only variants of W3 (W6, W9, W10) share: their unit, columns, and the ratio to W3. */
+const BESIDE_W3 = {
+  unit: 'jobs/s',
+  higherIsBetter: true,
+  showRss: true,
+  showCpu: true,
+  relativeTo: 'W3',
+  rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
+};
+
 export const WORKLOADS = [
   {
     id: 'W1',
@@ -151,12 +161,7 @@ export const WORKLOADS = [
     describe: (size) =>
       `W3 with ${fmtCount(size.jobs)} jobs, beside ${fmtCount(size.archived)} archived rows, ` +
       `${fmtCount(size.future)} jobs scheduled later in the same queue and ${fmtCount(size.otherQueue)} due jobs in another queue`,
-    unit: 'jobs/s',
-    higherIsBetter: true,
-    showRss: true,
-    showCpu: true,
-    relativeTo: 'W3',
-    rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
+    ...BESIDE_W3,
     trial: (ctx, row) =>
       drainAfterSeeding(ctx, row, ctx.size.W6.jobs, async (admin) => {
         await admin.seedLargeTables(ctx.size.W6);
@@ -225,12 +230,7 @@ export const WORKLOADS = [
     describe: (size) =>
       `W3 with ${fmtCount(size.jobs)} jobs of ${size.priorities} priorities, beside ${fmtCount(size.future)} jobs ` +
       `of those priorities scheduled later and ${fmtCount(size.keyed)} scheduled jobs with unique keys`,
-    unit: 'jobs/s',
-    higherIsBetter: true,
-    showRss: true,
-    showCpu: true,
-    relativeTo: 'W3',
-    rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
+    ...BESIDE_W3,
     trial: (ctx, row) => drainAfterSeeding(ctx, row, ctx.size.W9.jobs, (admin) => admin.seedLifecycleMix(ctx.size.W9)),
   },
   {
@@ -238,40 +238,37 @@ export const WORKLOADS = [
     title: 'W3 with the dashboard open',
     describe: (size) =>
       `W3's drain of ${fmtCount(size.jobs)} jobs while the dashboard's overview and job lists refresh every ${size.refreshMs} ms`,
-    unit: 'jobs/s',
-    higherIsBetter: true,
-    showRss: true,
-    showCpu: true,
-    relativeTo: 'W3',
-    rows: (systems) => (systems.includes('proletarian') ? [systemRow('proletarian')] : []),
+    ...BESIDE_W3,
     trial: (ctx, row) =>
-      inNamespace(ctx, row.system, async (ns, admin) => {
-        const { jobs, refreshMs } = ctx.size.W10;
-        await admin.seed(jobs);
-        await settle(ctx.pg, ns);
-        const watch = await watchDashboard(ns, refreshMs);
-        let run;
-        try {
-          run = await runDrain(ctx, admin, { system: row.system, kind: 'drain', ns, jobs, handler: 'noop' });
-        } catch (error) {
-          await watch.stop().catch(() => {});
-          throw error;
-        }
-        const watched = await watch.stop();
-        return { value: jobs / run.seconds, ...run, ...watched, completed: await checkCompleted(admin, jobs) };
-      }),
+      drainAfterSeeding(ctx, row, ctx.size.W10.jobs, (admin) => admin.seed(ctx.size.W10.jobs), (ns) =>
+        watchDashboard(ns, ctx.size.W10.refreshMs),
+      ),
   },
 ];
 
-/** A no-op drain of `jobs` jobs after `seed(admin)` filled the namespace (W6, W9); the seeding is timed apart. */
-function drainAfterSeeding(ctx, row, jobs, seed) {
+/**
+ * A no-op drain of `jobs` jobs after `seed(admin)` filled the namespace (W6,
+ * W9, W10); the seeding is timed apart. `during(ns)`, if given, starts
+ * something that runs beside the drain and resolves to its handle, whose
+ * `stop()` ends it and resolves to what it adds to the sample (W10's open
+ * dashboard).
+ */
+function drainAfterSeeding(ctx, row, jobs, seed, during = null) {
   return inNamespace(ctx, row.system, async (ns, admin) => {
     const seeding = performance.now();
     await seed(admin);
     await settle(ctx.pg, ns);
     const seedSeconds = (performance.now() - seeding) / 1000;
-    const run = await runDrain(ctx, admin, { system: row.system, kind: 'drain', ns, jobs, handler: 'noop' });
-    return { value: jobs / run.seconds, ...run, seedSeconds, completed: await checkCompleted(admin, jobs) };
+    const beside = during ? await during(ns) : null;
+    let run;
+    try {
+      run = await runDrain(ctx, admin, { system: row.system, kind: 'drain', ns, jobs, handler: 'noop' });
+    } catch (error) {
+      await beside?.stop().catch(() => {});
+      throw error;
+    }
+    const extra = beside ? await beside.stop() : {};
+    return { value: jobs / run.seconds, ...run, ...extra, seedSeconds, completed: await checkCompleted(admin, jobs) };
   });
 }
 

@@ -3,6 +3,7 @@ import { InvalidOptionError, SchemaNotReadyError } from './errors.js';
 import { validateName } from './payload.js';
 import { queryableOf } from './db/adapt.js';
 import type { DbClient } from './db/shapes.js';
+import type { Queryable } from './types.js';
 import { deleteJobRows } from './sql/delete.js';
 import {
   cancelJobRows,
@@ -43,10 +44,8 @@ export type { CancelResult, RunNowResult } from './sql/job-control.js';
  * job id (a UUID).
  */
 export async function cancelJob(dbClient: DbClient, jobId: string, options: TableOptions = {}): Promise<CancelResult> {
-  const db = queryableOf(dbClient);
-  const id = requireJobId('cancelJob', jobId);
-  const tables = resolveTableOptions(options, 'cancelJob');
-  return (await schemaReady(tables, 'cancel', () => cancelJobRows(db, tables, [id])))[0]!;
+  const ids = [requireJobId('cancelJob', jobId)];
+  return (await onJobs('cancelJob', 'cancel', dbClient, ids, options, cancelJobRows))[0]!;
 }
 
 /**
@@ -60,10 +59,7 @@ export async function cancelJobs(
   jobIds: readonly string[],
   options: TableOptions = {},
 ): Promise<CancelResult[]> {
-  const db = queryableOf(dbClient);
-  const ids = requireJobIds('cancelJobs', jobIds);
-  const tables = resolveTableOptions(options, 'cancelJobs');
-  return schemaReady(tables, 'cancel', () => cancelJobRows(db, tables, ids));
+  return onJobs('cancelJobs', 'cancel', dbClient, requireJobIds('cancelJobs', jobIds), options, cancelJobRows);
 }
 
 /** What {@link deleteJob} did: deleted it, left it because it runs now, or found no such job. */
@@ -75,10 +71,8 @@ export type DeleteJobResult = 'deleted' | 'running' | 'not-found';
  * only come back with its batch's commit. Never waits for the job's row lock.
  */
 export async function deleteJob(dbClient: DbClient, jobId: string, options: TableOptions = {}): Promise<DeleteJobResult> {
-  const db = queryableOf(dbClient);
-  const id = requireJobId('deleteJob', jobId);
-  const tables = resolveTableOptions(options, 'deleteJob');
-  return deleteResultOf((await schemaReady(tables, 'delete', () => deleteJobRows(db, tables, [id])))[0]!);
+  const ids = [requireJobId('deleteJob', jobId)];
+  return deleteResultOf((await onJobs('deleteJob', 'delete', dbClient, ids, options, deleteJobRows))[0]!);
 }
 
 /**
@@ -90,10 +84,22 @@ export async function deleteJobs(
   jobIds: readonly string[],
   options: TableOptions = {},
 ): Promise<DeleteJobResult[]> {
+  const rows = await onJobs('deleteJobs', 'delete', dbClient, requireJobIds('deleteJobs', jobIds), options, deleteJobRows);
+  return rows.map(deleteResultOf);
+}
+
+/** Runs `statement` for the jobs `ids` on `dbClient`, with the tables of `options`, as `caller`. */
+async function onJobs<T>(
+  caller: string,
+  action: string,
+  dbClient: DbClient,
+  ids: readonly string[],
+  options: TableOptions,
+  statement: (db: Queryable, tables: Tables, ids: readonly string[]) => Promise<T[]>,
+): Promise<T[]> {
   const db = queryableOf(dbClient);
-  const ids = requireJobIds('deleteJobs', jobIds);
-  const tables = resolveTableOptions(options, 'deleteJobs');
-  return (await schemaReady(tables, 'delete', () => deleteJobRows(db, tables, ids))).map(deleteResultOf);
+  const tables = resolveTableOptions(options, caller);
+  return schemaReady(tables, action, () => statement(db, tables, ids));
 }
 
 function deleteResultOf(row: { deleted: number; present: boolean }): DeleteJobResult {
@@ -175,10 +181,10 @@ export async function retryJobs(dbClient: DbClient, filter: RetryJobsFilter, opt
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function requireJobId(caller: string, jobId: unknown): string {
+function requireJobId(caller: string, jobId: unknown, name = 'jobId'): string {
   if (typeof jobId !== 'string' || !UUID.test(jobId)) {
     throw new InvalidOptionError(
-      `${caller}: jobId must be a job id as enqueue returned it (a UUID); got ${describeQuoted(jobId)}`,
+      `${caller}: ${name} must be a job id as enqueue returned it (a UUID); got ${describeQuoted(jobId)}`,
     );
   }
   return jobId;
@@ -188,14 +194,7 @@ function requireJobIds(caller: string, jobIds: unknown): readonly string[] {
   if (!Array.isArray(jobIds)) {
     throw new InvalidOptionError(`${caller}: jobIds must be an array of job ids; got ${describe(jobIds)}`);
   }
-  jobIds.forEach((jobId: unknown, i) => {
-    if (typeof jobId !== 'string' || !UUID.test(jobId)) {
-      throw new InvalidOptionError(
-        `${caller}: jobIds[${i}] must be a job id as enqueue returned it (a UUID); got ${describeQuoted(jobId)}`,
-      );
-    }
-  });
-  return jobIds as readonly string[];
+  return jobIds.map((jobId: unknown, i) => requireJobId(caller, jobId, `jobIds[${i}]`));
 }
 
 function resolveFilter(filter: RetryJobsFilter): ArchivedJobFilter {

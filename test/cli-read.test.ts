@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { enqueue, migrate } from 'proletarian';
 import { databaseUrl } from './helpers/database.js';
+import { hasScript, onTerminal } from './helpers/terminal.js';
 
 // The read commands (jobs list, jobs show, stats with its archive counts and
 // --watch), --json on each, --version, per-command --help and the messages
@@ -160,25 +161,13 @@ describe('the CLI read commands', () => {
     assert.ok(gap >= 1900 && gap < 4000, `refreshed after ${gap} ms`);
   });
 
-  // A terminal of its own through script(1): the screen is redrawn in place,
-  // and Ctrl-C typed there ends the watch.
-  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+  // A terminal of its own: the screen is redrawn in place, and Ctrl-C typed there ends the watch.
   it('stats --watch on a terminal redraws the screen until Ctrl-C', { skip: hasScript ? false : 'script(1) is not installed' }, async () => {
-    const command = [process.execPath, cli, 'stats', '--watch', '--schema', schema].map((arg) => `'${arg}'`).join(' ');
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
-      env: { ...process.env, DATABASE_URL: databaseUrl() },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      // Once the first screen is complete, as a person would.
-      if (/^default\s+email\s/m.test(output) && !child.stdin.writableEnded) child.stdin.end('\x03');
-    });
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', resolve);
-    });
+    const env = { ...process.env, DATABASE_URL: databaseUrl() };
+    // Ctrl-C once the first screen is complete, as a person would.
+    const { code, output } = await onTerminal([cli, 'stats', '--watch', '--schema', schema], env, (shown) =>
+      /^default\s+email\s/m.test(shown) ? '\x03' : null,
+    );
     assert.equal(code, 0, output);
     assert.match(output, /\x1b\[H\x1b\[2Jproletarian stats, every 2 s \(Ctrl-C to stop\): \d{4}-/);
   });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createWorker, enqueueMany, LATEST_SCHEMA_VERSION, listSchedules, queueStats, schemaSql, silentLogger } from 'proletarian';
 import { databaseUrl, tablesIn, waitFor } from './helpers/database.js';
+import { hasScript, onTerminal } from './helpers/terminal.js';
 
 // build/test/cli.test.js -> dist/cli.js
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -211,36 +212,23 @@ describe('the proletarian CLI', () => {
     assert.match(bounded.stdout, /^would delete 4 archived jobs finished before \S+ \(30 days ago\) \(at most 2 of them, by --max-batches\);/);
   });
 
-  // A terminal of its own through script(1), so that prune can ask.
-  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+  // A terminal of its own, so that prune can ask.
   it('prune on a terminal asks, and deletes only on yes', { skip: hasScript ? false : 'script(1) is not installed' }, async () => {
     const schema = freshSchema();
     assert.equal((await run(['migrate', '--schema', schema])).code, 0);
     await addArchived(schema, 2, '40 days');
-    const onTerminal = (answer: string) =>
-      new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-        const command = [process.execPath, cli, 'prune', '--schema', schema, '--older-than', '30d']
-          .map((arg) => `'${arg.replaceAll("'", "'\\''")}'`)
-          .join(' ');
-        const child = spawn('script', ['-qec', command, '/dev/null'], {
-          env: { ...process.env, DATABASE_URL: databaseUrl() },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let output = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-          // Answer once asked, as a person would.
-          if (output.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
-        });
-        child.once('error', reject);
-        child.once('close', (code) => resolve({ code, output }));
-      });
-    const declined = await onTerminal('n');
+    const env = { ...process.env, DATABASE_URL: databaseUrl() };
+    // Answer once asked, as a person would.
+    const prune = (answer: string) =>
+      onTerminal([cli, 'prune', '--schema', schema, '--older-than', '30d'], env, (shown) =>
+        shown.includes('[y/N]') ? `${answer}\n` : null,
+      );
+    const declined = await prune('n');
     assert.match(declined.output, /Delete 2 archived jobs finished before \S+ \(30 days ago\)\? \[y\/N\]/);
     assert.match(declined.output, /nothing deleted/);
     assert.equal(declined.code, 1);
     assert.equal(await archivedCount(schema), 2);
-    const accepted = await onTerminal('y');
+    const accepted = await prune('y');
     assert.match(accepted.output, /deleted 2 archived jobs finished before \S+ in 1 batch/);
     // The progress is one line, redrawn in place.
     assert.match(accepted.output, /\r\x1b\[2Kdeleted 2\/2 \[#{30}\] 100%\r?\n/);
