@@ -13,9 +13,12 @@ export function onTerminal(
   env: NodeJS.ProcessEnv,
   answer: (output: string) => string | null,
 ): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ');
+  // `exec`: node takes the shell's place, so Ctrl-C reaches node alone and
+  // script(1) reports node's exit code, whichever shell $SHELL names (dash
+  // would otherwise die of the SIGINT itself and report 130).
+  const command = `exec ${[process.execPath, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(' ')}`;
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...env, SHELL: '/bin/sh' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
