@@ -1,8 +1,16 @@
-// How long the jobs of one batch may take together before committing. A batch
-// holds its jobs' locks and delays their commit until its last job is done,
-// so it stays short; quick jobs still fill whole batches.
-const TARGET_BATCH_MS = 20;
-// Weight of the newest batch in the moving average of job durations.
+// How long the jobs of one batch may take together before committing. Each
+// batch has a cost of its own — the claim's round trip, the completion's and
+// the commit's flush to disk — that its jobs share: a batch spends about
+// this many times as long in its handlers as that, so the batch's own cost
+// stays near a tenth of the loop's time whatever the server's round trips
+// and flushes cost.
+const HANDLER_TIME_PER_BATCH_COST = 10;
+// But never shorter than this: quick jobs still fill whole batches...
+const MIN_BATCH_MS = 20;
+// ...nor longer: a batch holds its jobs' locks and delays their commit until
+// its last job is done, and a lost connection runs all of them again.
+const MAX_BATCH_MS = 100;
+// Weight of the newest batch in the moving averages.
 const SMOOTHING = 0.3;
 // Each handler that writes through ctx.db is a subtransaction of its batch.
 // Past 64 in one transaction, PostgreSQL's per-backend cache of them
@@ -10,15 +18,28 @@ const SMOOTHING = 0.3;
 // such jobs stay below it.
 const MAX_WRITING_BATCH = 60;
 
+/** What one batch took: its jobs' handlers, and the batch as a whole. */
+export interface BatchTiming {
+  /** Jobs whose handlers ran. */
+  jobs: number;
+  /** Time in handlers, from the first job's start to the last one's end. */
+  handlerMs: number;
+  /** Time of the whole batch: claim, handlers, completion and commit. */
+  batchMs: number;
+  /** Handlers that used `ctx.db`, each a subtransaction of the batch. */
+  savepoints: number;
+}
+
 /**
  * Decides how many jobs a loop claims at once. Quick jobs are claimed many at
- * a time, saving round trips and commits; slow ones one at a time, so a slow
- * job never holds up others and parallel loops share the work. It starts at
- * one job and grows as it learns how long jobs take.
+ * a time, sharing the cost of a claim and a commit; slow ones one at a time,
+ * so a slow job never holds up others and parallel loops share the work. It
+ * starts at one job and grows as it learns how long jobs and batches take.
  */
 export class ClaimSizer {
   #max: number;
   #averageJobMs: number | null = null;
+  #averageBatchCostMs: number | null = null;
   #last = 1;
   #soloNext = false;
 
@@ -26,7 +47,7 @@ export class ClaimSizer {
     this.#max = maxBatchSize;
   }
 
-  /** Grows the next batches from one job again, keeping what was learned of job durations. */
+  /** Grows the next batches from the smallest again, keeping what was learned of jobs and batches. */
   restart(): void {
     this.#last = 1;
   }
@@ -42,21 +63,27 @@ export class ClaimSizer {
       return 1;
     }
     if (this.#averageJobMs === null) return 1;
-    const fit = Math.floor(TARGET_BATCH_MS / Math.max(this.#averageJobMs, 0.001));
+    const fit = Math.floor(this.targetBatchMs() / Math.max(this.#averageJobMs, 0.001));
     // Grow by doubling at most, so one quick job does not license a huge batch of slow ones.
     this.#last = Math.min(this.#max, this.#last * 2, Math.max(1, fit));
     return this.#last;
   }
 
-  /**
-   * Records that `jobs` jobs ran in `elapsedMs` (handlers only, not the claim
-   * or commit), `savepoints` of them using `ctx.db`.
-   */
-  record(jobs: number, elapsedMs: number, savepoints = 0): void {
+  /** How long the handlers of the next batch may take together, in ms. */
+  targetBatchMs(): number {
+    const cost = this.#averageBatchCostMs ?? 0;
+    return Math.min(MAX_BATCH_MS, Math.max(MIN_BATCH_MS, cost * HANDLER_TIME_PER_BATCH_COST));
+  }
+
+  /** Learns from a batch that claimed jobs. */
+  record({ jobs, handlerMs, batchMs, savepoints }: BatchTiming): void {
     if (savepoints > 0) this.#max = Math.min(this.#max, MAX_WRITING_BATCH);
     if (jobs === 0) return;
-    const perJob = elapsedMs / jobs;
-    this.#averageJobMs =
-      this.#averageJobMs === null ? perJob : this.#averageJobMs * (1 - SMOOTHING) + perJob * SMOOTHING;
+    this.#averageJobMs = smoothed(this.#averageJobMs, handlerMs / jobs);
+    this.#averageBatchCostMs = smoothed(this.#averageBatchCostMs, Math.max(0, batchMs - handlerMs));
   }
+}
+
+function smoothed(average: number | null, sample: number): number {
+  return average === null ? sample : average * (1 - SMOOTHING) + sample * SMOOTHING;
 }

@@ -27,10 +27,12 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
 
   const runBatch = async (): Promise<'found' | 'empty' | 'abandoned'> => {
     const limit = claimSize.next();
+    const started = performance.now();
     const result = await runNextBatch(runtime, slot, limit);
     if (result === 'abandoned') return 'abandoned';
     if (result.claimed === 0) return 'empty';
-    claimSize.record(result.ran, result.handlerMs, result.savepoints);
+    const { ran: jobs, handlerMs, savepoints } = result;
+    claimSize.record({ jobs, handlerMs, savepoints, batchMs: performance.now() - started });
     if (result.soloNext) claimSize.claimOneNext();
     // A full batch suggests more are due: get an idle loop going too.
     if (result.claimed === limit) idle.wakeOne();
