@@ -72,6 +72,29 @@ function clientSideKind(error: unknown): SetupProblemKind | null {
 }
 
 /**
+ * Whether the server ended the session `error` came from: terminated it
+ * (`pg_terminate_backend`, or a shutdown) or, after another backend crashed,
+ * reset it.
+ */
+export function sessionTerminated(error: unknown): boolean {
+  const code = sqlState(error);
+  return code === '57P01' || code === '57P02'; // admin_shutdown, crash_shutdown
+}
+
+/**
+ * Whether `error` says that the connection it came from is gone — the
+ * server ended the session, or the network dropped it. pg's own errors for
+ * a connection that ended carry no code, only words.
+ */
+export function connectionEnded(error: unknown): boolean {
+  if (sessionTerminated(error)) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ECONNRESET' || code === 'EPIPE') return true;
+  const message = error instanceof Error ? error.message : '';
+  return /^Connection terminated( unexpectedly)?$|and is not queryable$/.test(message);
+}
+
+/**
  * The error to report for `error`: when it reveals a setup problem, a
  * {@link SchemaNotReadyError} or {@link DatabaseSetupError} whose message
  * begins with `context` and ends with what to do; otherwise `error` itself.

@@ -1,7 +1,22 @@
 import type pg from 'pg';
+import { connectionEnded, sessionTerminated } from '../database-errors.js';
 import { ProletarianError, toError } from '../errors.js';
 import { errorData } from '../log.js';
 import type { WorkerRuntime } from './runtime.js';
+
+// Errors of connections that turned out to have ended while lent (see onlyItsConnectionEnded).
+const endedWhileLent = new WeakSet<object>();
+
+/**
+ * Whether `error` tells only of the end of the connection it came from, not
+ * of the server: the server ended that session (`pg_terminate_backend`; at
+ * a shutdown, new connections are then refused, which does tell), or a
+ * connection the pool lent turned out to have ended, in use or while idle in
+ * the pool. Another connection may work at once.
+ */
+export function onlyItsConnectionEnded(error: unknown): boolean {
+  return sessionTerminated(error) || (typeof error === 'object' && error !== null && endedWhileLent.has(error));
+}
 
 /**
  * Lends `work` a connection from the pool. While it holds it, the
@@ -23,6 +38,7 @@ export async function withConnection<T>(
     return await work(client, (reason) => (broken = reason));
   } catch (error) {
     broken = toError(error);
+    if (connectionEnded(broken)) endedWhileLent.add(broken);
     throw broken;
   } finally {
     client.off('error', onConnectionError);

@@ -2,17 +2,12 @@ import { setupProblem } from '../database-errors.js';
 import { toError } from '../errors.js';
 import { errorData } from '../log.js';
 import { ClaimSizer } from './claim-size.js';
+import { onlyItsConnectionEnded } from './connection.js';
+import { ErrorBackoff } from './error-backoff.js';
 import { jittered, type IdleWaiters } from './idle.js';
 import { runNextBatch } from './run-batch.js';
 import { runNextLeasedJob } from './run-leased.js';
 import type { WorkerRuntime } from './runtime.js';
-
-// After a polling error the loop tries again at once: most errors are a
-// connection the database ended (killed, restarted, a failover), and the
-// next connection tells whether the server is back. Further errors in a row
-// back off from the poll interval, doubling, but never longer than this: a
-// restarted database should see work resume within seconds, not minutes.
-const MAX_ERROR_BACKOFF_MS = 2_000;
 
 /**
  * One of a worker's `concurrency` loops: run batches of due jobs (and
@@ -23,7 +18,8 @@ const MAX_ERROR_BACKOFF_MS = 2_000;
 export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: number): Promise<void> {
   const { pollInterval, onPollingError, batchSize } = runtime.options;
   const claimSize = new ClaimSizer(batchSize);
-  let consecutiveErrors = 0;
+  // pg's default pool size when the pool's options leave it out.
+  const errors = new ErrorBackoff(pollInterval, runtime.pool.options.max ?? 10);
 
   const runBatch = async (): Promise<'found' | 'empty' | 'abandoned'> => {
     const limit = claimSize.next();
@@ -62,9 +58,9 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
         if (outcome !== 'empty') break;
       }
       if (outcome === 'abandoned') return;
-      if (consecutiveErrors > 0) {
-        runtime.emit('polling-recovered', { slot, afterErrors: consecutiveErrors });
-        consecutiveErrors = 0;
+      if (errors.consecutiveErrors > 0) {
+        runtime.emit('polling-recovered', { slot, afterErrors: errors.consecutiveErrors });
+        errors.recovered();
       }
       if (outcome === 'empty') {
         await idle.wait(jittered(pollInterval));
@@ -73,17 +69,16 @@ export async function runLoop(runtime: WorkerRuntime, idle: IdleWaiters, slot: n
     } catch (thrown) {
       if (runtime.shutdown.aborted) return;
       const error = toError(thrown);
-      consecutiveErrors++;
+      const backoff = errors.failed(onlyItsConnectionEnded(error));
       // A batch that failed starts small again: under repeated faults, each costs little work.
-      claimSize.restart();
-      const backoff = consecutiveErrors === 1 ? 0 : Math.min(pollInterval * 2 ** (consecutiveErrors - 2), MAX_ERROR_BACKOFF_MS);
+      claimSize.batchFailed();
       // A running worker keeps retrying even a setup problem (a revoked
       // privilege, a dropped schema): fixing it resumes work without a
       // restart. It is logged as such, with what to do.
       const problem = setupProblem(error);
       runtime.emit(problem ? 'setup-error' : 'polling-error', {
         slot,
-        consecutiveErrors,
+        consecutiveErrors: errors.consecutiveErrors,
         retryInMs: Math.round(backoff),
         ...(problem ? { problem: problem.kind, code: problem.code, hint: problem.hint } : {}),
         ...errorData(error),
