@@ -151,7 +151,7 @@ export const WORKLOADS = {
     systems: {
       // 500 jobs a batch (W3's) would leave workers idle (16 × 500 > 4,000
       // jobs queued) and make a job wait behind up to 499 handlers of 1 ms.
-      // 20 jobs ≈ 20 ms of work, what proletarian's loops size their claims to.
+      // 20 jobs ≈ 20 ms of work, the least proletarian's loops size their claims to.
       'pg-boss': { batchSize: 20 },
     },
     // What the team tracks (printed as met / missed).
