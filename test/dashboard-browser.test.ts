@@ -253,6 +253,33 @@ describe('the dashboard in a browser', { timeout: 120_000 }, () => {
     await page.close();
   });
 
+  it('draws the view navigated to last, however late the one before it answers', async () => {
+    const page = await open('#/workers');
+    // The job page's data is held back until the page has moved on to the schedules.
+    const jobData = `${base}api/jobs/${failedId}`;
+    const fate = new Promise<string>((resolve) => {
+      page.on('requestfailed', (request) => request.url() === jobData && resolve('abandoned'));
+      page.on('requestfinished', (request) => request.url() === jobData && resolve('answered'));
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = deferred();
+    await page.route(jobData, async (route) => {
+      held.resolve();
+      await released;
+      await route.continue().catch(() => {}); // the page may have given up on it already
+    });
+    await page.evaluate(`location.hash = '#/jobs/${failedId}'`);
+    await held.promise;
+    await page.evaluate("location.hash = '#/schedules'");
+    await page.locator('#schedules tr[data-schedule="nightly-report"]').waitFor();
+    release();
+    assert.equal(await fate, 'abandoned', "the job page's request ends when the page moves on");
+    assert.equal(await page.locator('#job-state').count(), 0);
+    assert.equal(await page.locator('nav a[data-section="schedules"]').getAttribute('aria-current'), 'page');
+    await page.close();
+  });
+
   it('cancels a running job from its page; it shows under cancelled', async () => {
     const page = await open(`#/jobs/${heldId}`);
     await page.locator('#job-state', { hasText: 'Running' }).waitFor();

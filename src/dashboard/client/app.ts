@@ -54,9 +54,17 @@ class RequestFailed extends Error {
   }
 }
 
+/**
+ * Aborted when the page navigates: the requests of the view left behind end
+ * with it, so nothing they would have drawn lands over the next view.
+ */
+let navigation = new AbortController();
+
 async function getJson<T>(path: string): Promise<T> {
-  const response = await fetch(path, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+  const { signal } = navigation;
+  const response = await fetch(path, { headers: { Accept: 'application/json' }, credentials: 'same-origin', signal });
   const body = (await response.json().catch(() => null)) as unknown;
+  signal.throwIfAborted();
   if (!response.ok) {
     const message = body && typeof body === 'object' && 'message' in body ? String(body.message) : response.statusText;
     throw new RequestFailed(response.status, message);
@@ -160,6 +168,9 @@ function show(title: string, ...content: Child[]): void {
 async function route(): Promise<void> {
   leaveView();
   leaveView = () => {};
+  navigation.abort();
+  navigation = new AbortController();
+  const { signal } = navigation;
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path = '/', search = ''] = hash.split('?');
   const params = new URLSearchParams(search);
@@ -171,6 +182,8 @@ async function route(): Promise<void> {
     else if (path === '/schedules') await schedulesView();
     else await overviewView();
   } catch (error) {
+    // Left for another view before this one was drawn: that one draws.
+    if (signal.aborted) return;
     const message = error instanceof Error ? error.message : String(error);
     show('Error', h('h1', {}, 'Something went wrong'), h('p', { class: 'bad' }, message));
   }
@@ -182,7 +195,11 @@ function poll(refresh: () => Promise<void>): void {
   let timer = 0;
   const tick = async () => {
     if (stopped) return;
-    if (!document.hidden) await refresh().catch((error: unknown) => say(`Refresh failed: ${String(error)}`));
+    if (!document.hidden) {
+      await refresh().catch((error: unknown) => {
+        if (!stopped) say(`Refresh failed: ${String(error)}`);
+      });
+    }
     if (!stopped) timer = window.setTimeout(tick, meta.pollIntervalMs);
   };
   timer = window.setTimeout(tick, meta.pollIntervalMs);
