@@ -161,9 +161,15 @@ export interface RetryJobsFilter {
   finishedAfter?: Date;
   /** Only jobs that finished before this time. */
   finishedBefore?: Date;
+  /**
+   * Only these jobs (ids as `enqueue` returned them): a selection made
+   * elsewhere, put back in one statement. Ids of jobs not archived, or
+   * archived with another status, are passed over.
+   */
+  jobIds?: readonly string[];
 }
 
-const FILTER_KEYS = new Set(['queue', 'jobType', 'status', 'finishedAfter', 'finishedBefore']);
+const FILTER_KEYS = new Set(['queue', 'jobType', 'status', 'finishedAfter', 'finishedBefore', 'jobIds']);
 
 /**
  * {@link retryJob} for every archived job that matches `filter`, in one
@@ -198,9 +204,9 @@ function requireJobIds(caller: string, jobIds: unknown): readonly string[] {
 }
 
 function resolveFilter(filter: RetryJobsFilter): ArchivedJobFilter {
-  requireObject(filter, 'retryJobs needs a filter: { queue?, jobType?, status?, finishedAfter?, finishedBefore? }');
+  requireObject(filter, 'retryJobs needs a filter: { queue?, jobType?, status?, finishedAfter?, finishedBefore?, jobIds? }');
   rejectUnknownKeys(filter, FILTER_KEYS, 'unknown retryJobs filter');
-  const { status, queue, jobType, finishedAfter, finishedBefore } = filter;
+  const { status, queue, jobType, finishedAfter, finishedBefore, jobIds } = filter;
   const statuses = status === undefined ? ['failure' as const] : Array.isArray(status) ? status : [status];
   if (statuses.length === 0) {
     throw new InvalidOptionError(`status must be a status or a non-empty list of them; got ${describe(status)}`);
@@ -211,6 +217,7 @@ function resolveFilter(filter: RetryJobsFilter): ArchivedJobFilter {
     jobType: jobType === undefined ? null : validateName('job type', jobType),
     finishedAfter: finishedAfter === undefined ? null : validDate('finishedAfter', finishedAfter),
     finishedBefore: finishedBefore === undefined ? null : validDate('finishedBefore', finishedBefore),
+    jobIds: jobIds === undefined ? null : requireJobIds('retryJobs', jobIds),
   };
   if (resolved.finishedAfter && resolved.finishedBefore && resolved.finishedAfter >= resolved.finishedBefore) {
     throw new InvalidOptionError(

@@ -306,10 +306,27 @@ describe('cancelJob(s), deleteJob(s), retryJob(s) and runJobNow', () => {
     assert.equal((await archived(elsewhere))?.status, 'failure', 'another queue');
   });
 
+  it('retryJobs with jobIds puts back only those jobs, as the rest of the filter allows', async () => {
+    const queue = newQueue();
+    const failedA = await archivedJob('failure', { queue, jobType: 'a' });
+    const failedB = await archivedJob('failure', { queue, jobType: 'b' });
+    const failedC = await archivedJob('failure', { queue, jobType: 'a' });
+    const cancelled = await archivedJob('cancelled', { queue, jobType: 'a' });
+    const waiting = await enqueue(db.pool, 'a', {}, { ...db.tables, queue });
+    assert.equal(await retryJobs(db.pool, { jobIds: [failedA, failedB, cancelled, waiting], jobType: 'a' }, db.tables), 1);
+    assert.equal((await archived(failedA))?.status, undefined, 'back on its queue');
+    assert.equal((await archived(failedB))?.status, 'failure', 'another type');
+    assert.equal((await archived(failedC))?.status, 'failure', 'not among the ids');
+    assert.equal((await archived(cancelled))?.status, 'cancelled', 'another status');
+    assert.equal(await retryJobs(db.pool, { jobIds: [] }, db.tables), 0);
+  });
+
   it('retryJobs refuses a bad filter by name', async () => {
     const cases: [unknown, RegExp | (new (...args: never[]) => Error)][] = [
       [null, /retryJobs needs a filter/],
-      [{ queu: 'x' }, /unknown retryJobs filter "queu"; known options: queue, jobType, status, finishedAfter, finishedBefore/],
+      [{ queu: 'x' }, /unknown retryJobs filter "queu"; known options: queue, jobType, status, finishedAfter, finishedBefore, jobIds/],
+      [{ jobIds: 'x' }, /retryJobs: jobIds must be an array of job ids/],
+      [{ jobIds: ['not-an-id'] }, /retryJobs: jobIds\[0\] must be a job id/],
       [{ status: 'success' }, /status must be 'failure', 'cancelled' or 'discarded'; got success/],
       [{ status: [] }, /status must be a status or a non-empty list of them/],
       [{ status: ['failure', 'nope'] }, /status must be .*; got nope/],

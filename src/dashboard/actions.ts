@@ -159,11 +159,7 @@ export const BULK_ACTIONS = {
         options,
       );
     } else {
-      count = await eachMatching(db, tables, filter, async (jobIds) => {
-        let retried = 0;
-        for (const jobId of jobIds) if (await retryJob(db, jobId, options)) retried++;
-        return retried;
-      });
+      count = await eachMatching(db, tables, filter, (jobIds) => retryJobs(db, { status, jobIds }, options));
     }
     return { ok: true, count, message: `${plural(count, 'job')} put back on their queues.` };
   },

@@ -155,6 +155,7 @@ function statements(t: Tables): ControlStatements {
             AND ($3::text IS NULL OR job_type = $3)
             AND ($4::timestamptz IS NULL OR finished_at >= $4)
             AND ($5::timestamptz IS NULL OR finished_at < $5)
+            AND ($6::uuid[] IS NULL OR job_id = ANY($6))
             AND ${KEY_FREE('a')}
         ) AS candidate
         WHERE unique_key IS NULL OR nth = 1
@@ -193,6 +194,8 @@ export interface ArchivedJobFilter {
   jobType: string | null;
   finishedAfter: Date | null;
   finishedBefore: Date | null;
+  /** Only these jobs; null: any. */
+  jobIds: readonly string[] | null;
 }
 
 /** Puts every archived job that matches `filter` back on its queue, in one statement; the number retried. */
@@ -203,6 +206,7 @@ export async function retryArchivedJobs(db: Queryable, t: Tables, filter: Archiv
     filter.jobType,
     filter.finishedAfter,
     filter.finishedBefore,
+    filter.jobIds,
   ]);
   return rows.reduce((sum, row) => sum + row.retried, 0);
 }
@@ -229,7 +233,7 @@ export async function withdrawCancelRequests(db: Queryable, t: Tables, jobId: st
 export async function archivedBatchBoundary(
   db: Queryable,
   t: Tables,
-  filter: ArchivedJobFilter,
+  filter: Omit<ArchivedJobFilter, 'jobIds'>,
   nth: number,
   withCount: boolean,
 ): Promise<{ total: number | null; boundary: Date | null }> {
