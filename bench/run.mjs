@@ -26,6 +26,8 @@
 //   --out=FILE           where to write the results (default bench/results/latest.json;
 //                        give a file of its own for partial runs, e.g. W8 alone)
 //   --proletarian=DIR    benchmark the proletarian build in DIR (its dist/) instead of this repository's
+//   --autovacuum=MODE    W8 needs autovacuum: 'on' (default) turns it on for the run where the
+//                        server has it off, and puts the setting back after; 'as-is' leaves it
 //   --label=TEXT         a note kept with the results, e.g. which build or commit DIR holds
 //   --set=PATH=VALUE     change a setting of bench/config.mjs for this run (repeatable), e.g.
 //                        --set=systems.proletarian.concurrency=16 --set=modes.full.W3.jobs=50000
@@ -43,6 +45,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MODES, SYSTEMS as SETTINGS, WORKLOADS as WORKLOAD_SETTINGS, applyOverrides, parseOverride } from './config.mjs';
 import { liveChildren } from './lib/child.mjs';
+import { autovacuumForW8 } from './lib/autovacuum.mjs';
 import { BENCH_DIR, databaseUrl, proletarianRoot, snapshotProletarian } from './lib/env.mjs';
 import { deleteRedisPrefix, deleteStaleRedisKeys, dropStaleSchemas } from './lib/namespaces.mjs';
 import { dropSchema, newPool, serverInfo } from './lib/pg.mjs';
@@ -78,6 +81,8 @@ const workloadIds = args.only ? list(args.only).map((w) => w.toUpperCase()) : WO
 for (const name of systemNames) if (!allSystemNames.includes(name)) fail(`unknown system "${name}"; known: ${allSystemNames.join(', ')}`);
 for (const id of workloadIds) if (!WORKLOADS.some((w) => w.id === id)) fail(`unknown workload "${id}"; known: ${WORKLOADS.map((w) => w.id).join(', ')}`);
 if (!(Number.isInteger(repetitions) && repetitions >= 1)) fail('--reps must be a whole number ≥ 1');
+const autovacuumMode = args.autovacuum ?? 'on';
+if (!['on', 'as-is'].includes(autovacuumMode)) fail(`--autovacuum takes on or as-is, not "${autovacuumMode}"`);
 for (const workload of WORKLOADS.filter((w) => workloadIds.includes(w.id) && w.validate)) {
   const problems = workload.validate(size[workload.id]);
   if (problems.length) fail(`${workload.id} settings: ${problems.join('; ')}`);
@@ -121,6 +126,12 @@ try {
 }
 const postgres = await serverInfo(pg);
 const redis = await redisInfo();
+// W8 measures the server as production runs it: with autovacuum.
+const autovacuum = workloadIds.includes('W8')
+  ? await autovacuumForW8(pg, autovacuumMode, ctx.warn)
+  : { state: null, restore: async () => {} };
+ctx.onInterrupt.add(autovacuum.restore);
+if (autovacuum.state) postgres.autovacuum = autovacuum.state;
 const staleSchemas = await dropStaleSchemas(pg);
 const staleKeys = redis ? await withRedis(deleteStaleRedisKeys) : 0;
 
@@ -155,7 +166,7 @@ console.log(
 console.log(
   `machine: ${machine.cpus} × ${machine.cpuModel}, ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB, ` +
     `Node ${machine.node}, PostgreSQL ${postgres.server_version} (synchronous_commit=${postgres.synchronous_commit}, ` +
-    `shared_buffers=${postgres.shared_buffers}), Redis ${redis ? redis.version : 'not reachable'}`,
+    `shared_buffers=${postgres.shared_buffers}${postgres.autovacuum ? `, autovacuum=${postgres.autovacuum}` : ''}), Redis ${redis ? redis.version : 'not reachable'}`,
 );
 console.log(`packages: ${Object.entries(packages).map(([name, info]) => `${name} ${describePackage(info)}`).join(', ') || 'none'}`);
 if (staleSchemas.length || staleKeys) console.log(`cleaned up after earlier runs: ${staleSchemas.length} schemas, ${staleKeys} Redis keys`);
@@ -228,6 +239,7 @@ const output = {
   },
   workloads: results,
 };
+await autovacuum.restore();
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 fs.writeFileSync(outFile, `${JSON.stringify(output, null, 2)}\n`);
 console.log(`\nresults: ${path.relative(process.cwd(), outFile) || outFile} (${output.durationSeconds} s in all)`);
@@ -297,7 +309,7 @@ function parseArgs(argv) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (!m) fail(`unexpected argument "${arg}" (see --help)`);
     const key = m[1];
-    if (!['quick', 'only', 'systems', 'reps', 'out', 'proletarian', 'label', 'set', 'help'].includes(key)) fail(`unknown option --${key} (see --help)`);
+    if (!['quick', 'only', 'systems', 'reps', 'out', 'proletarian', 'label', 'set', 'autovacuum', 'help'].includes(key)) fail(`unknown option --${key} (see --help)`);
     if (key === 'set') (parsed.set ??= []).push(m[2] ?? '');
     else parsed[key] = m[2] ?? true;
   }
