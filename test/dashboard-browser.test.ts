@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createWorker, enqueue, enqueueMany, resumeQueue, type Worker } from 'proletarian';
+import { cancelJobs, createWorker, enqueue, enqueueMany, resumeQueue, type Worker } from 'proletarian';
 import { basicAuth, createDashboard } from 'proletarian/dashboard';
 import { createTestDatabase, deferred, recordingLogger, untilListening, waitFor, type TestDatabase } from './helpers/database.js';
 
@@ -354,6 +354,107 @@ describe('the dashboard in a browser', { timeout: 120_000 }, () => {
     await page.waitForURL(/#\/jobs\?state=waiting&queue=elsewhere/);
     await page.locator('#no-jobs').waitFor();
     assert.equal(await stateOf(doomed), undefined);
+    await page.close();
+  });
+
+  it('cancels a waiting job from its page, after a confirmation; it can then be retried', async () => {
+    const waiting = await enqueue(db.pool, 'idle', { x: 1 }, { ...db.tables, queue: 'no-worker' });
+    const page = await open(`#/jobs/${waiting}`);
+    await page.locator('#job-state', { hasText: 'Waiting' }).waitFor();
+    const question = acceptNextDialog(page);
+    await page.locator('#cancel-job').click();
+    assert.equal(await question, `Cancel job ${waiting}?`);
+    await page.locator('#status', { hasText: 'Job cancelled.' }).waitFor();
+    // The page is drawn afresh: the job is cancelled, and offers what a cancelled job allows.
+    await page.locator('#job-state', { hasText: 'Cancelled' }).waitFor();
+    assert.equal(await stateOf(waiting), 'cancelled');
+    assert.equal(await page.locator('#cancel-job').count(), 0);
+    await page.locator('#retry-job').waitFor();
+    await page.close();
+  });
+
+  it('bulk cancels the waiting jobs a filter matches, after a confirmation that counts them', async () => {
+    const bulkQueue = 'bulk-cancel';
+    const ids = await enqueueMany(db.pool, [1, 2, 3].map((n) => ({ jobType: 'stale', payload: { n }, queue: bulkQueue })), db.tables);
+    const other = await enqueue(db.pool, 'fresh', {}, { ...db.tables, queue: bulkQueue });
+    const page = await open(`#/jobs?state=waiting&queue=${bulkQueue}&type=stale`);
+    assert.equal(await page.locator('#jobs tbody tr').count(), 3);
+    const question = acceptNextDialog(page);
+    await page.locator('#bulk-cancel').click();
+    assert.equal(await question, 'Cancel 3 waiting jobs that match this filter?');
+    await page.locator('#status', { hasText: '3 jobs cancelled.' }).waitFor();
+    await page.locator('#no-jobs').waitFor();
+    assert.deepEqual(await Promise.all(ids.map(stateOf)), ['cancelled', 'cancelled', 'cancelled']);
+    assert.equal(await stateOf(other), 'queued', 'a job of another type is left alone');
+    await page.close();
+  });
+
+  it('bulk deletes the cancelled jobs a filter matches, after a confirmation that counts them', async () => {
+    const bulkQueue = 'bulk-delete';
+    const ids = await enqueueMany(db.pool, [1, 2].map((n) => ({ jobType: 'doomed', payload: { n }, queue: bulkQueue })), db.tables);
+    const kept = await enqueue(db.pool, 'doomed', { n: 3 }, { ...db.tables, queue: bulkQueue });
+    await cancelJobs(db.pool, ids, db.tables);
+    const page = await open(`#/jobs?state=cancelled&queue=${bulkQueue}`);
+    assert.equal(await page.locator('#jobs tbody tr').count(), 2);
+    const question = acceptNextDialog(page);
+    await page.locator('#bulk-delete').click();
+    assert.equal(await question, 'Delete 2 cancelled jobs that match this filter?');
+    await page.locator('#status', { hasText: '2 jobs deleted.' }).waitFor();
+    await page.locator('#no-jobs').waitFor();
+    assert.deepEqual(await Promise.all(ids.map(stateOf)), [undefined, undefined]);
+    assert.equal(await stateOf(kept), 'queued', 'a waiting job of the queue is not in the filter');
+    await page.close();
+  });
+
+  it('read-only, shows everything and offers no action; a search of finished jobs says how far it went and goes on', async () => {
+    // A second dashboard on the same tables: read-only, and searching one stretch (1,000 jobs) per request.
+    const readOnly = createDashboard(db.pool, { ...db.tables, basePath: '/ro', readOnly: true, searchTime: 0 });
+    const server = createServer((req, res) => readOnly(req, res));
+    servers.push(server);
+    const roBase = `${await listen(server)}/ro/`;
+    const openReadOnly = async (hash: string) => {
+      const page = await context.newPage();
+      await page.goto(`${roBase}${hash}`);
+      await page.waitForSelector('html[data-ready="true"]');
+      return page;
+    };
+
+    const page = await openReadOnly('#/');
+    await page.locator('#queues tr[data-queue="browser"]').waitFor();
+    assert.equal(await page.locator('main button').count(), 0, 'no pause or resume');
+    await page.evaluate("location.hash = '#/jobs?state=failed&queue=browser'");
+    await page.locator(`#jobs tr[data-job-id="${failedId}"]`).waitFor();
+    assert.equal(await page.locator('main button:not([type="submit"])').count(), 0, 'no bulk action');
+    assert.equal(await page.locator('.actions').count(), 0);
+    await page.evaluate(`location.hash = '#/jobs/${failedId}'`);
+    await page.locator('#error-stack').waitFor();
+    assert.match((await page.locator('#payload').textContent()) ?? '', /"user": 42/);
+    assert.equal(await page.locator('main button').count(), 0, 'no retry or delete');
+    const waiting = await enqueue(db.pool, 'idle', {}, { ...db.tables, queue: 'no-worker' });
+    await page.evaluate(`location.hash = '#/jobs/${waiting}'`);
+    await page.locator('#job-state', { hasText: 'Waiting' }).waitFor();
+    assert.equal(await page.locator('main button').count(), 0, 'no cancel or delete');
+    await checkAccessibility(page, "a job's page, read-only");
+
+    // 1,200 jobs that succeeded two days ago, older than any other; only the 1,100th newest of them holds the text.
+    await db.pool.query(
+      `INSERT INTO "${db.schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at)
+       SELECT gen_random_uuid(), 'archive', 'old', jsonb_build_object('i', i, 'tag', CASE WHEN i = 1100 THEN 'needle' ELSE 'straw' END),
+              1, f, f, 'success', f
+       FROM (SELECT i, now() - interval '2 days' - i * interval '1 second' AS f FROM generate_series(1, 1200) i) s`,
+    );
+    await page.evaluate("location.hash = '#/jobs?state=succeeded&q=needle'");
+    const note = page.locator('#search-note');
+    await note.waitFor();
+    assert.match((await note.textContent()) ?? '', /^Searched 1,000 succeeded jobs, back to those finished 2 d ago: none of them matches\. Older ones are not searched yet\.$/);
+    assert.equal(await page.locator('#jobs').count(), 0);
+    await checkAccessibility(page, 'a search that stopped');
+    await page.locator('#search-on', { hasText: 'Search further back' }).click();
+    // The rest of the archive, searched to its end: the needle, and nothing more to search.
+    await page.locator('#jobs tbody tr').waitFor();
+    assert.match((await page.locator('#jobs code.payload').textContent()) ?? '', /"tag": "needle"/);
+    assert.equal(await page.locator('#search-note').count(), 0);
+    assert.equal(await page.locator('a[rel="next"]').count(), 0);
     await page.close();
   });
 

@@ -19,6 +19,7 @@ import {
   type WorkerInfo,
 } from 'proletarian/dashboard';
 import { createTestDatabase, deferred, untilListening, waitFor, type TestDatabase } from './helpers/database.js';
+import { startChildWorker } from './helpers/processes.js';
 
 /** Serves `handler` on a free local port; `close` stops it. */
 async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; close: () => Promise<void> }> {
@@ -570,6 +571,100 @@ describe('the dashboard', () => {
     await cancelJob(db.pool, ids[1]!, db.tables);
   });
 
+  it('searches finished jobs by text, queue or type a stretch at a time: says how far it went, and goes on from there', async () => {
+    const queue = 'stretch';
+    // 3,500 succeeded jobs, one a second over the last hour; every 500th holds the needle.
+    await db.pool.query(
+      `INSERT INTO "${db.schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at)
+       SELECT gen_random_uuid(), $1, 'hay', jsonb_build_object('i', i, 'tag', CASE WHEN i % 500 = 0 THEN 'needle' ELSE 'straw' END),
+              1, f - interval '2 seconds', f - interval '1 second', 'success', f
+       FROM (SELECT i, now() - i * interval '1 second' AS f FROM generate_series(1, 3500) i) s`,
+      [queue],
+    );
+    // Every succeeded job of the schema, newest first: a search reads them all, whatever their queue.
+    const succeeded = await db.rows<{ job_id: string; finished_at: Date; needle: boolean }>(
+      `SELECT job_id, finished_at, payload->>'tag' = 'needle' AS needle FROM "${db.schema}".archived_job
+       WHERE status = 'success' ORDER BY finished_at DESC, job_id DESC`,
+    );
+    const needles = succeeded.filter((job) => job.needle).map((job) => job.job_id);
+    assert.equal(needles.length, 7);
+
+    // With time enough, one request finds them all, and says it searched to the end.
+    const patient = await dashboard({ searchTime: 10_000 });
+    const all = await json<JobPage>(`${patient}api/jobs?state=succeeded&q=needle`);
+    assert.deepEqual([all.jobs.map((job) => job.id), all.next, all.searched], [needles, null, null]);
+    assert.deepEqual(await json<JobCount>(`${patient}api/jobs/count?state=succeeded&q=needle`), { count: 7, searched: null });
+    assert.deepEqual(await json<JobCount>(`${patient}api/jobs/count?state=succeeded`), { count: succeeded.length, searched: null });
+
+    // With none, each request reads one first stretch: 1,000 succeeded jobs.
+    const hasty = await dashboard({ searchTime: 0 });
+    const walk = async (order: 'asc' | 'desc') => {
+      const found: string[] = [];
+      const searches: NonNullable<JobPage['searched']>[] = [];
+      let next: string | null = '';
+      while (next !== null) {
+        const page: JobPage = await json<JobPage>(`${hasty}api/jobs?state=succeeded&q=needle&order=${order}${next ? `&after=${next}` : ''}`);
+        found.push(...page.jobs.map((job) => job.id));
+        if (page.searched) {
+          searches.push(page.searched);
+          assert.ok(page.next, 'a search that stopped for want of time says where to go on');
+        }
+        next = page.next;
+      }
+      return { found, searches };
+    };
+    const newestFirst = await walk('desc');
+    assert.deepEqual(newestFirst.found, needles, 'each needle once, in order, searching on and on');
+    assert.ok(newestFirst.searches.length >= 3, `${newestFirst.searches.length} searches stopped`);
+    assert.ok(newestFirst.searches.every((searched) => searched.jobs === 1000));
+    // The first stopped at the 1,000th newest succeeded job.
+    const reached = Date.parse(newestFirst.searches[0]!.until);
+    assert.ok(Math.abs(reached - succeeded[999]!.finished_at.getTime()) <= 1, `${newestFirst.searches[0]!.until}`);
+    assert.ok(newestFirst.searches.every((searched, i) => i === 0 || searched.until < newestFirst.searches[i - 1]!.until), 'further back each time');
+    const oldestFirst = await walk('asc');
+    assert.deepEqual(oldestFirst.found, [...needles].reverse());
+
+    // A queue and type no job has: nothing found in the stretch, and a way on.
+    const none = await json<JobPage>(`${hasty}api/jobs?state=succeeded&queue=${queue}&type=nothing`);
+    assert.deepEqual([none.jobs, none.searched?.jobs, typeof none.next], [[], 1000, 'string']);
+
+    // Counts of finished jobs say how far they counted.
+    const newest = succeeded.slice(0, 1000);
+    assert.deepEqual(await json<JobCount>(`${hasty}api/jobs/count?state=succeeded&q=needle`), {
+      count: newest.filter((job) => job.needle).length,
+      searched: newestFirst.searches[0],
+    });
+    assert.deepEqual(await json<JobCount>(`${hasty}api/jobs/count?state=succeeded`), { count: 1000, searched: newestFirst.searches[0] });
+    // Jobs of the job table are counted whole, time or not.
+    assert.deepEqual(await json<JobCount>(`${hasty}api/jobs/count?state=waiting&queue=${queue}`), { count: 0, searched: null });
+    // An unfiltered list of finished jobs reads its page off the index: never a search.
+    const plain = await json<JobPage>(`${hasty}api/jobs?state=succeeded`);
+    assert.deepEqual([plain.jobs.length, plain.searched], [50, null]);
+  });
+
+  it('drops a worker that vanished without stopping (killed) once its heartbeat is 30 s old', async () => {
+    const base = await dashboard();
+    const child = startChildWorker({ SCHEMA: db.schema, QUEUE: 'vanishing', JOB_MS: 0 });
+    const pid = child.child.pid!;
+    const listed = async () => (await json<{ workers: WorkerInfo[] }>(`${base}api/workers`)).workers.some((w) => w.pid === pid);
+    try {
+      await child.waitForLine(/^ready$/);
+      await waitFor(listed, { what: 'the child worker listed' });
+    } finally {
+      child.child.kill('SIGKILL');
+    }
+    assert.equal((await child.exited).signal, 'SIGKILL');
+    // Killed, it removed nothing: its row stays, and counts while its last heartbeat is recent.
+    const row = `"${db.schema}".job_workers`;
+    assert.equal(await listed(), true, 'listed while its last heartbeat is under 30 s old');
+    // Its heartbeat ages (the online window is 30 s, in SQL; a worker beats at least every 20 s).
+    await db.pool.query(`UPDATE ${row} SET last_seen_at = now() - interval '25 seconds' WHERE pid = $1`, [pid]);
+    assert.equal(await listed(), true, 'still listed 25 s after its last heartbeat');
+    await db.pool.query(`UPDATE ${row} SET last_seen_at = now() - interval '31 seconds' WHERE pid = $1`, [pid]);
+    assert.equal(await listed(), false, 'gone 31 s after its last heartbeat: within a minute of its death');
+    assert.equal((await db.rows(`SELECT 1 FROM ${row} WHERE pid = $1`, [pid])).length, 1, 'its row is still there');
+  });
+
   it('lists the schedules with their next runs', async () => {
     const base = await dashboard();
     assert.deepEqual((await json<ScheduleList>(`${base}api/schedules`)).schedules, []);
@@ -599,5 +694,6 @@ describe('the dashboard', () => {
     assert.throws(() => createDashboard(db.pool, { basePath: 'no-slash' }), /basePath/);
     assert.throws(() => createDashboard(db.pool, { colour: 'red' } as DashboardOptions), /unknown createDashboard option/);
     assert.throws(() => createDashboard(db.pool, { csrfSecret: 'short' }), /csrfSecret/);
+    assert.throws(() => createDashboard(db.pool, { searchTime: -1 }), /searchTime/);
   });
 });

@@ -70,10 +70,29 @@ export interface JobSummary {
   errorMessage: string | null;
 }
 
+/**
+ * How far a search of the archive went before its time was up (the
+ * dashboard's `searchTime`): a list of finished jobs filtered by queue, job
+ * type or text, or a count of finished jobs, reads the archive a stretch at
+ * a time and answers with what it found so far.
+ */
+export interface ArchiveSearch {
+  /** How many jobs of the state (and time range) it read, matching or not. */
+  jobs: number;
+  /** The time of the last job it read (its finish time): the search goes on from there. */
+  until: string;
+}
+
 /** `GET api/jobs?state=…`: one page; `next` is the cursor of the following one, or null at the end. */
 export interface JobPage {
   jobs: JobSummary[];
   next: string | null;
+  /**
+   * Set when the search stopped before the page was full and before the end
+   * of the list: `jobs` holds the matches among the jobs read, and `next`
+   * goes on from the last job read. Null otherwise.
+   */
+  searched: ArchiveSearch | null;
 }
 
 export interface StoredError {
@@ -144,6 +163,12 @@ export interface ActionAnswer {
 /** `GET api/jobs/count?state=…`: how many jobs match the filter (what a bulk action on it would touch). */
 export interface JobCount {
   count: number;
+  /**
+   * Set when counting finished jobs stopped at its time: `count` is of the
+   * newest jobs up to `searched.until`, and older ones may match too (a bulk
+   * action goes through them all). Null when the count is complete.
+   */
+  searched: ArchiveSearch | null;
 }
 
 /** A recurring schedule, as `listSchedules` knows it. */

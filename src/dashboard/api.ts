@@ -1,5 +1,6 @@
 import { listSchedules } from '../schedule-list.js';
 import {
+  archivePositionAfter,
   ARCHIVED_STATES,
   countMatchingJobs,
   pausedQueues,
@@ -10,14 +11,19 @@ import {
   listJobs,
   liveCounts,
   LIVE_STATES,
+  narrowsArchive,
   onlineWorkers,
   STATUS_OF_ARCHIVED_STATE,
+  type JobListFilter,
   type JobListRow,
+  type ListPosition,
 } from '../sql/dashboard.js';
 import type { Tables } from '../tables.js';
 import type { Queryable } from '../types.js';
 import type {
+  ArchiveSearch,
   FinishedSeries,
+  JobCount,
   JobDetail,
   JobPage,
   JobSummary,
@@ -50,10 +56,12 @@ export interface JobQuery {
   to?: Date | undefined;
   text?: string | undefined;
   order: 'asc' | 'desc';
-  after?: { micros: string; jobId: string } | undefined;
+  after?: ListPosition | undefined;
 }
 
 export const PAGE_SIZE = 50;
+/** How long one request searches the archive, by default: see `searchTime`. */
+export const DEFAULT_SEARCH_TIME_MS = 100;
 export const ALL_STATES: readonly string[] = [...LIVE_STATES, ...ARCHIVED_STATES];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_TEXT = 200;
@@ -107,11 +115,13 @@ export class DashboardData {
   #db: Queryable;
   #tables: Tables;
   #redact: Redact | null;
+  #searchTimeMs: number;
 
-  constructor(db: Queryable, tables: Tables, redact: Redact | null) {
+  constructor(db: Queryable, tables: Tables, redact: Redact | null, searchTimeMs: number = DEFAULT_SEARCH_TIME_MS) {
     this.#db = db;
     this.#tables = tables;
     this.#redact = redact;
+    this.#searchTimeMs = searchTimeMs;
   }
 
   async overview(): Promise<Overview> {
@@ -168,16 +178,29 @@ export class DashboardData {
   }
 
   async jobs(query: JobQuery): Promise<JobPage> {
-    const rows = await listJobs(this.#db, this.#tables, {
-      ...query,
-      limit: PAGE_SIZE + 1,
-      full: this.#redact !== null,
-    });
+    const wanted = PAGE_SIZE + 1;
+    const list = { ...query, full: this.#redact !== null };
+    let rows: JobListRow[] = [];
+    let stopped: Stopped | null = null;
+    if (STATUS_OF_ARCHIVED_STATE[query.state] && narrowsArchive(query)) {
+      // Finished jobs by queue, type or text: the archive's indexes find
+      // them by state and time only, so they are searched a stretch at a time.
+      stopped = await this.#searchArchive(query, query.order, query.after, async (after, through) => {
+        rows.push(...(await listJobs(this.#db, this.#tables, { ...list, after, through, limit: wanted - rows.length })));
+        return rows.length >= wanted;
+      });
+    } else {
+      rows = await listJobs(this.#db, this.#tables, { ...list, limit: wanted });
+    }
     const page = rows.slice(0, PAGE_SIZE);
     const last = page[page.length - 1];
+    let next: string | null = null;
+    if (rows.length > PAGE_SIZE && last) next = `${last.sort_micros}_${last.job_id}`;
+    else if (stopped) next = `${stopped.at.micros}_${stopped.at.jobId}`;
     return {
       jobs: page.map((row) => this.#summary(row, query.state)),
-      next: rows.length > PAGE_SIZE && last ? `${last.sort_micros}_${last.job_id}` : null,
+      next,
+      searched: stopped && searchedSoFar(stopped),
     };
   }
 
@@ -244,8 +267,52 @@ export class DashboardData {
     }));
   }
 
-  count(filter: JobQuery): Promise<number> {
-    return countMatchingJobs(this.#db, this.#tables, filter);
+  async count(filter: JobListFilter): Promise<JobCount> {
+    if (!STATUS_OF_ARCHIVED_STATE[filter.state]) {
+      return { count: await countMatchingJobs(this.#db, this.#tables, filter), searched: null };
+    }
+    // Newest first, as far as the time allows: in a stretch of the state and
+    // range alone every job matches, and the stretch's length is its count.
+    let count = 0;
+    const narrowed = narrowsArchive(filter);
+    const stopped = await this.#searchArchive(filter, 'desc', undefined, async (after, through, jobs) => {
+      count += through && !narrowed ? jobs : await countMatchingJobs(this.#db, this.#tables, filter, { order: 'desc', after, through });
+      return false;
+    });
+    return { count, searched: stopped && searchedSoFar(stopped) };
+  }
+
+  /**
+   * Reads the archived jobs of the filter's state and time range in the
+   * order `order`, from `after` on, a stretch at a time: `visit` is called
+   * with each stretch's bounds (`through` included; undefined for the rest
+   * of the archive, when fewer jobs are left than the stretch would hold)
+   * and its length, until it answers that it has enough, the archive ends,
+   * or the search time is spent. Each stretch is as long as the time left
+   * allows at the pace of those before it, and at most four times the one
+   * before: a first short one answers at once when matches are common.
+   * Resolves to where the search stopped for want of time, or null.
+   */
+  async #searchArchive(
+    filter: JobListFilter,
+    order: 'asc' | 'desc',
+    after: ListPosition | undefined,
+    visit: (after: ListPosition | undefined, through: ListPosition | undefined, jobs: number) => Promise<boolean>,
+  ): Promise<Stopped | null> {
+    const started = performance.now();
+    let from = after;
+    let read = 0;
+    let stretch = FIRST_STRETCH;
+    for (;;) {
+      const through = (await archivePositionAfter(this.#db, this.#tables, filter, order, from, stretch)) ?? undefined;
+      if ((await visit(from, through, stretch)) || !through) return null;
+      read += stretch;
+      from = through;
+      const elapsed = performance.now() - started;
+      const affordable = Math.floor((this.#searchTimeMs - elapsed) / (elapsed / read));
+      stretch = Math.min(stretch * 4, affordable);
+      if (!(stretch >= MIN_STRETCH)) return { jobs: read, at: through };
+    }
   }
 
   async schedules(): Promise<ScheduleSummary[]> {
@@ -291,6 +358,20 @@ export class DashboardData {
     const result = this.#redact({ id, queue, jobType, payload, lastError });
     return { payload: result.payload, lastError: result.lastError };
   }
+}
+
+/** The first stretch of the archive a search reads, and the shortest it goes on with. */
+const FIRST_STRETCH = 1_000;
+const MIN_STRETCH = 1_000;
+
+/** Where a search of the archive stopped for want of time: the jobs it read, and the last of them. */
+interface Stopped {
+  jobs: number;
+  at: ListPosition;
+}
+
+function searchedSoFar(stopped: Stopped): ArchiveSearch {
+  return { jobs: stopped.jobs, until: new Date(Number(BigInt(stopped.at.micros) / 1000n)).toISOString() };
 }
 
 /** The entries by time; one without a time (an error stored before failure times were) stays after the entry before it. */

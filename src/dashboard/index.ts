@@ -16,7 +16,7 @@ import {
 } from './actions.js';
 import { InvalidNameError } from '../errors.js';
 import { validateName } from '../payload.js';
-import { BadRequest, DashboardData, isJobId, parseJobQuery, type Redact } from './api.js';
+import { BadRequest, DashboardData, DEFAULT_SEARCH_TIME_MS, isJobId, parseJobQuery, type Redact } from './api.js';
 import type { ActionAnswer, DashboardMeta, JobCount } from './api-types.js';
 import { isAssetName, loadAsset } from './assets.js';
 import type { Authorize } from './auth.js';
@@ -43,6 +43,14 @@ export interface DashboardOptions extends TableOptions {
   pollInterval?: number;
   /** Shown in the page's title. @defaultValue `'Proletarian'` */
   title?: string;
+  /**
+   * How long one request may search finished jobs by queue, job type or text
+   * (or count them), in ms: the archive's indexes find them by state and
+   * time only, so a search reads them a stretch at a time, and when this
+   * time is spent answers with what it found so far and where it stopped;
+   * the page offers to search on. @defaultValue `100`
+   */
+  searchTime?: number;
 }
 
 /** A Node request handler; `next` is called for requests outside `basePath`, as Express and Connect expect. */
@@ -56,6 +64,7 @@ const KNOWN_OPTIONS = new Set([
   'csrfSecret',
   'pollInterval',
   'title',
+  'searchTime',
   'schema',
   'jobTable',
   'archivedJobTable',
@@ -91,6 +100,7 @@ export function createDashboard(db: Queryable, options: DashboardOptions = {}): 
   const redact = optionalFunction('redact', options.redact);
   const readOnly = optionalBoolean('readOnly', options.readOnly, false);
   const pollIntervalMs = milliseconds('pollInterval', options.pollInterval ?? 5000, { min: 500 });
+  const searchTimeMs = milliseconds('searchTime', options.searchTime ?? DEFAULT_SEARCH_TIME_MS, { min: 0, max: 60_000 });
   if (options.csrfSecret !== undefined && (typeof options.csrfSecret !== 'string' || options.csrfSecret.length < 16)) {
     throw new InvalidOptionError('csrfSecret must be a string of at least 16 characters');
   }
@@ -98,7 +108,7 @@ export function createDashboard(db: Queryable, options: DashboardOptions = {}): 
   if (typeof title !== 'string') throw new InvalidOptionError('title must be a string');
   const tables = resolveTables(options);
   const tableOptions: TableOptions = { schema: tables.schemaName, jobTable: tables.jobTableName, archivedJobTable: tables.archivedJobTableName };
-  const data = new DashboardData(db, tables, redact);
+  const data = new DashboardData(db, tables, redact, searchTimeMs);
   const csrf = new CsrfGuard(options.csrfSecret);
   const meta: DashboardMeta = {
     title,
@@ -144,7 +154,7 @@ export function createDashboard(db: Queryable, options: DashboardOptions = {}): 
       if (path === '/api/workers') return sendJson(res, 200, { workers: await data.workers() });
       if (path === '/api/names') return sendJson(res, 200, await data.names());
       if (path === '/api/jobs') return sendJson(res, 200, await data.jobs(parseJobQuery(url.searchParams)));
-      if (path === '/api/jobs/count') return sendJson(res, 200, { count: await data.count(parseJobQuery(url.searchParams)) } satisfies JobCount);
+      if (path === '/api/jobs/count') return sendJson(res, 200, (await data.count(parseJobQuery(url.searchParams))) satisfies JobCount);
       if (path === '/api/schedules') return sendJson(res, 200, { schedules: await data.schedules() });
       const jobPath = /^\/api\/jobs\/([^/]+)$/.exec(path);
       if (jobPath) {

@@ -105,10 +105,18 @@ export interface JobListFilter {
   text?: string | undefined;
 }
 
+/** A place in a list's order: a job's time (due time, or finish time for archived jobs) in epoch microseconds, and its id. */
+export interface ListPosition {
+  micros: string;
+  jobId: string;
+}
+
 export interface JobListQuery extends JobListFilter {
   order: 'asc' | 'desc';
-  /** The last row of the previous page: its time in epoch microseconds and its id. */
-  after?: { micros: string; jobId: string } | undefined;
+  /** The last row of the previous page: the list starts after it. */
+  after?: ListPosition | undefined;
+  /** The list ends at this row, itself included: the end of a stretch of the archive searched at a time. */
+  through?: ListPosition | undefined;
   limit: number;
   /** Payload and error in full (for redaction) rather than their first characters. */
   full: boolean;
@@ -152,34 +160,63 @@ export function listedJobFields(row: JobListRow, state: string) {
 
 const PREVIEW_CHARS = 300;
 
-/** The WHERE clause of a filter, its parameters pushed on `values`; the archive's when `status` is set. */
-function filterWhere(q: JobListFilter, values: unknown[]): { where: string[]; status: string | undefined; timeColumn: string } {
+/** Whether a filter asks more of the archive than a state and a time range: a queue, a job type or text. */
+export function narrowsArchive(q: JobListFilter): boolean {
+  return q.queue !== undefined || q.jobType !== undefined || q.text !== undefined;
+}
+
+interface FilterSql {
+  /** The state and the time range: what the archive's indexes find jobs by, in order. */
+  scope: string[];
+  /** Queue, job type and text: checked on each job the scope yields. */
+  match: string[];
+  status: string | undefined;
+  timeColumn: string;
+}
+
+/** The WHERE conditions of a filter, its parameters pushed on `values`; the archive's when `status` is set. */
+function filterWhere(q: JobListFilter, values: unknown[]): FilterSql {
   const status = STATUS_OF_ARCHIVED_STATE[q.state];
   const param = (value: unknown) => `$${values.push(value)}`;
-  const where: string[] = [];
+  const scope: string[] = [];
+  const match: string[] = [];
   const timeColumn = status ? 'j.finished_at' : 'j.process_at';
-  if (status) where.push(`j.status = ${param(status)}`);
-  else where.push(`${liveStateSql()} = ${param(q.state)}`);
-  if (q.queue !== undefined) where.push(`j.queue = ${param(q.queue)}`);
-  if (q.jobType !== undefined) where.push(`j.job_type = ${param(q.jobType)}`);
-  if (q.from) where.push(`${timeColumn} >= ${param(q.from)}`);
-  if (q.to) where.push(`${timeColumn} < ${param(q.to)}`);
+  if (status) scope.push(`j.status = ${param(status)}`);
+  else scope.push(`${liveStateSql()} = ${param(q.state)}`);
+  if (q.from) scope.push(`${timeColumn} >= ${param(q.from)}`);
+  if (q.to) scope.push(`${timeColumn} < ${param(q.to)}`);
+  if (q.queue !== undefined) match.push(`j.queue = ${param(q.queue)}`);
+  if (q.jobType !== undefined) match.push(`j.job_type = ${param(q.jobType)}`);
   if (q.text !== undefined) {
     const pattern = param(`%${q.text.replace(/[\\%_]/g, '\\$&')}%`);
-    where.push(`(j.payload::text ILIKE ${pattern} OR j.last_error::text ILIKE ${pattern})`);
+    match.push(`(j.payload::text ILIKE ${pattern} OR j.last_error::text ILIKE ${pattern})`);
   }
-  return { where, status, timeColumn };
+  return { scope, match, status, timeColumn };
+}
+
+/** Conditions keeping the rows after `after` and up to `through` (included), in the order `order`. */
+function rangeWhere(
+  timeColumn: string,
+  order: 'asc' | 'desc',
+  after: ListPosition | undefined | null,
+  through: ListPosition | undefined | null,
+  values: unknown[],
+): string[] {
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const position = (p: ListPosition) => `(${FROM_MICROS(param(p.micros))}, ${param(p.jobId)}::uuid)`;
+  const [beyond, upTo] = order === 'asc' ? ['>', '<='] : ['<', '>='];
+  const where: string[] = [];
+  if (after) where.push(`(${timeColumn}, j.job_id) ${beyond} ${position(after)}`);
+  if (through) where.push(`(${timeColumn}, j.job_id) ${upTo} ${position(through)}`);
+  return where;
 }
 
 /** One page of jobs in a state, in the order of its time column. */
 export async function listJobs(db: Queryable, t: Tables, q: JobListQuery): Promise<JobListRow[]> {
   const values: unknown[] = [];
   const param = (value: unknown) => `$${values.push(value)}`;
-  const { where, status, timeColumn } = filterWhere(q, values);
-  const comparison = q.order === 'asc' ? '>' : '<';
-  if (q.after) {
-    where.push(`(${timeColumn}, j.job_id) ${comparison} (${FROM_MICROS(param(q.after.micros))}, ${param(q.after.jobId)}::uuid)`);
-  }
+  const { scope, match, status, timeColumn } = filterWhere(q, values);
+  const where = [...scope, ...match, ...rangeWhere(timeColumn, q.order, q.after, q.through, values)];
   const direction = q.order === 'asc' ? 'ASC' : 'DESC';
   const payload = q.full ? 'j.payload::text' : `left(j.payload::text, ${PREVIEW_CHARS})`;
   const error = q.full
@@ -204,10 +241,47 @@ export async function listJobs(db: Queryable, t: Tables, q: JobListQuery): Promi
   return rows;
 }
 
-/** How many jobs match a filter: what a bulk action on it would touch. */
-export async function countMatchingJobs(db: Queryable, t: Tables, q: JobListFilter): Promise<number> {
+/**
+ * The archived job `rows` jobs on from `after` (or from the start) in the
+ * order `order`, among those of the filter's state and time range — its
+ * queue, job type and text aside: where a stretch of the archive `rows` long
+ * ends. Null when fewer jobs are left. Read on the archive's indexes alone.
+ */
+export async function archivePositionAfter(
+  db: Queryable,
+  t: Tables,
+  q: JobListFilter,
+  order: 'asc' | 'desc',
+  after: ListPosition | undefined,
+  rows: number,
+): Promise<ListPosition | null> {
   const values: unknown[] = [];
-  const { where, status } = filterWhere(q, values);
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const { scope, timeColumn } = filterWhere({ state: q.state, from: q.from, to: q.to }, values);
+  const where = [...scope, ...rangeWhere(timeColumn, order, after, null, values)];
+  const direction = order === 'asc' ? 'ASC' : 'DESC';
+  const { rows: found } = await db.query<{ micros: string; job_id: string }>(
+    `SELECT ${MICROS(timeColumn)} AS micros, j.job_id
+     FROM ${t.archivedJob} j
+     WHERE ${where.join(' AND ')}
+     ORDER BY ${timeColumn} ${direction}, j.job_id ${direction}
+     OFFSET ${param(rows - 1)} LIMIT 1`,
+    values,
+  );
+  const row = found[0];
+  return row ? { micros: row.micros, jobId: row.job_id } : null;
+}
+
+/** How many jobs match a filter — between `after` and `through` (included) in the order `order`, when given: what a bulk action on it would touch. */
+export async function countMatchingJobs(
+  db: Queryable,
+  t: Tables,
+  q: JobListFilter,
+  range: { order: 'asc' | 'desc'; after?: ListPosition | undefined; through?: ListPosition | null | undefined } = { order: 'asc' },
+): Promise<number> {
+  const values: unknown[] = [];
+  const { scope, match, status, timeColumn } = filterWhere(q, values);
+  const where = [...scope, ...match, ...rangeWhere(timeColumn, range.order, range.after, range.through, values)];
   const { rows } = await db.query<{ count: string }>(
     `WITH ${runningIdsCte(t)}
      SELECT count(*)::text AS count FROM ${status ? t.archivedJob : t.job} j WHERE ${where.join(' AND ')}`,
@@ -225,13 +299,13 @@ export async function matchingJobIds(
   db: Queryable,
   t: Tables,
   q: JobListFilter,
-  after: { micros: string; jobId: string } | null,
+  after: ListPosition | null,
   limit: number,
 ): Promise<{ jobId: string; micros: string }[]> {
   const values: unknown[] = [];
   const param = (value: unknown) => `$${values.push(value)}`;
-  const { where, status, timeColumn } = filterWhere(q, values);
-  if (after) where.push(`(${timeColumn}, j.job_id) > (${FROM_MICROS(param(after.micros))}, ${param(after.jobId)}::uuid)`);
+  const { scope, match, status, timeColumn } = filterWhere(q, values);
+  const where = [...scope, ...match, ...rangeWhere(timeColumn, 'asc', after, null, values)];
   const { rows } = await db.query<{ job_id: string; sort_micros: string }>(
     `WITH ${runningIdsCte(t)}
      SELECT j.job_id, ${MICROS(timeColumn)} AS sort_micros

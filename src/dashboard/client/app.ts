@@ -4,6 +4,7 @@
 
 import type {
   ActionAnswer,
+  ArchiveSearch,
   DashboardMeta,
   FinishedSeries,
   JobDetail,
@@ -408,6 +409,7 @@ async function jobsView(params: URLSearchParams): Promise<void> {
   names = known;
   const archived = meta.archivedStates.includes(state);
   const states = [...meta.liveStates, ...meta.archivedStates];
+  const newestFirst = (filter.order ?? (archived ? 'desc' : 'asc')) === 'desc';
   show(
     `${STATE_LABELS[state] ?? state} jobs`,
     h('h1', {}, `${STATE_LABELS[state] ?? state} jobs`),
@@ -424,15 +426,36 @@ async function jobsView(params: URLSearchParams): Promise<void> {
     ),
     filterForm(filter, known, archived),
     bulkBar(filter),
+    page.searched ? searchNote(page.searched, state, page.jobs.length, newestFirst) : null,
     page.jobs.length === 0
-      ? h('p', { class: 'muted', id: 'no-jobs' }, after ? 'No more jobs.' : 'No jobs match.')
+      ? page.searched
+        ? null
+        : h('p', { class: 'muted', id: 'no-jobs' }, after ? 'No more jobs.' : 'No jobs match.')
       : jobTable(page.jobs, archived),
     h(
       'div',
       { class: 'pager' },
       after ? h('a', { href: `#/jobs${query(filter)}` }, 'First page') : null,
-      page.next ? h('a', { href: `#/jobs${query({ ...filter, after: page.next })}`, rel: 'next' }, 'Next page') : null,
+      page.next
+        ? h(
+            'a',
+            { href: `#/jobs${query({ ...filter, after: page.next })}`, rel: 'next', id: page.searched ? 'search-on' : undefined },
+            page.searched ? (newestFirst ? 'Search further back' : 'Search further') : 'Next page',
+          )
+        : null,
     ),
+  );
+}
+
+/** Says how far a search of the finished jobs went before its time was up: the page shows what it found so far. */
+function searchNote(searched: ArchiveSearch, state: string, found: number, newestFirst: boolean): Node {
+  const label = STATE_LABELS[state]?.toLowerCase() ?? state;
+  return h(
+    'p',
+    { class: 'search-note', id: 'search-note' },
+    `Searched ${count(searched.jobs)} ${label} job${searched.jobs === 1 ? '' : 's'}, ${newestFirst ? 'back' : 'on'} to those finished `,
+    time(searched.until),
+    `: ${found === 0 ? 'none of them matches' : `${count(found)} match${found === 1 ? 'es' : ''}`}. ${newestFirst ? 'Older' : 'Newer'} ones are not searched yet.`,
   );
 }
 
@@ -460,13 +483,20 @@ function bulkBar(filter: Record<string, string | undefined>): Node | null {
           class: action === 'delete' ? 'danger' : undefined,
           id: `bulk-${action}`,
           onclick: async () => {
-            const { count: matching } = await getJson<JobCount>(`api/jobs/count${selection}`);
-            if (matching === 0) {
+            const { count: matching, searched } = await getJson<JobCount>(`api/jobs/count${selection}`);
+            if (matching === 0 && !searched) {
               say('No job matches the filter.');
               return;
             }
-            const what = `${count(matching)} ${STATE_LABELS[state]?.toLowerCase() ?? state} job${matching === 1 ? '' : 's'}`;
-            if (!window.confirm(`${ACTION_LABELS[action] ?? action} ${what} that match${matching === 1 ? 'es' : ''} this filter?`)) return;
+            const label = STATE_LABELS[state]?.toLowerCase() ?? state;
+            const what = `${count(matching)} ${label} job${matching === 1 ? '' : 's'}`;
+            // Counting finished jobs stops when its time is up: the question says how far it went.
+            const question = searched
+              ? `${ACTION_LABELS[action] ?? action} every ${label} job that matches this filter? ` +
+                `Counted so far: ${count(matching)} among the ${count(searched.jobs)} newest, finished since ${new Date(searched.until).toLocaleString()}; ` +
+                'older ones were not counted, and the action goes through them too.'
+              : `${ACTION_LABELS[action] ?? action} ${what} that match${matching === 1 ? 'es' : ''} this filter?`;
+            if (!window.confirm(question)) return;
             const answer = await postAction(`api/bulk/${action}${selection}`);
             say(answer.message);
             await route();
