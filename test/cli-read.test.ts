@@ -8,8 +8,8 @@ import { enqueue, migrate } from 'proletarian';
 import { databaseUrl } from './helpers/database.js';
 import { hasScript, onTerminal } from './helpers/terminal.js';
 
-// The read commands (jobs list, jobs show, stats with its archive counts and
-// --watch), --json on each, --version, per-command --help and the messages
+// The read commands (jobs list with its filters, jobs show, stats with its
+// archive counts and --watch), --json on each, --version, per-command --help and the messages
 // for mistyped flags.
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -36,6 +36,7 @@ describe('the CLI read commands', () => {
   let pool: pg.Pool;
   const schema = `test_cli_read_${randomBytes(6).toString('hex')}`;
   let waiting: string[] = [];
+  let scheduled = '';
   let failed = '';
 
   before(async () => {
@@ -45,7 +46,7 @@ describe('the CLI read commands', () => {
     for (let i = 0; i < 3; i++) {
       waiting.push(await enqueue(pool, 'email', { to: `user${i}@example.com` }, { schema, uniqueKey: i === 0 ? 'first' : undefined }));
     }
-    await enqueue(pool, 'report', { n: 1 }, { schema, queue: 'slow', processIn: 3_600_000 });
+    scheduled = await enqueue(pool, 'report', { n: 1 }, { schema, queue: 'slow', processIn: 3_600_000 });
     const error = { name: 'TypeError', message: 'boom', stack: 'TypeError: boom\n    at handler (jobs.js:1:1)', attempt: 3 };
     const { rows } = await pool.query<{ job_id: string }>(
       `INSERT INTO "${schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at, last_error, priority)
@@ -88,10 +89,21 @@ describe('the CLI read commands', () => {
     const list = async (...args: string[]) => {
       const result = await run(['jobs', 'list', '--schema', schema, '--json', ...args]);
       assert.equal(result.code, 0, result.stderr);
-      return (JSON.parse(result.stdout) as { jobs: { jobType: string; state: string }[] }).jobs;
+      return (JSON.parse(result.stdout) as { jobs: { id: string; queue: string; jobType: string; state: string }[] }).jobs;
     };
+    const ids = async (...args: string[]) => (await list(...args)).map((job) => job.id);
     assert.equal((await list('--state', 'scheduled')).length, 1);
+    // The matching jobs come back, and only they.
+    assert.deepEqual(await ids('--queue', 'default'), waiting);
+    assert.deepEqual(await ids('--type', 'email'), waiting);
+    assert.deepEqual(await ids('--queue', 'default', '--type', 'email'), waiting);
+    assert.deepEqual(await ids('--state', 'scheduled', '--queue', 'slow'), [scheduled]);
+    assert.deepEqual(await ids('--state', 'scheduled', '--type', 'report'), [scheduled]);
+    assert.deepEqual(await ids('--state', 'scheduled', '--queue', 'slow', '--type', 'report'), [scheduled]);
+    assert.deepEqual(await ids('--state', 'failed', '--type', 'email', '--queue', 'default'), [failed]);
     assert.equal((await list('--state', 'scheduled', '--queue', 'default')).length, 0);
+    assert.equal((await list('--state', 'scheduled', '--queue', 'slow', '--type', 'email')).length, 0);
+    assert.equal((await list('--queue', 'slow')).length, 0);
     assert.equal((await list('--type', 'report')).length, 0);
     assert.equal((await list('--state', 'succeeded')).length, 2);
     assert.equal((await list('--state', 'succeeded', '--since', '1d')).length, 1);
@@ -104,6 +116,44 @@ describe('the CLI read commands', () => {
     assert.match(bad.stderr, /--state must be one of waiting, scheduled, running, retrying, succeeded, failed, cancelled, discarded; got "done"/);
     const bare = await run(['jobs', 'list', '--schema', schema, '--since', '5']);
     assert.match(bare.stderr, /--since needs a unit/);
+  });
+
+  it('jobs list --since and --until select waiting and scheduled jobs by their due time', async () => {
+    // A schema of its own: the jobs here are due at chosen times.
+    const timed = `${schema}_timed`;
+    await migrate(pool, { schema: timed });
+    try {
+      // Due `offset` (an interval) from now: enqueue takes a past time for now, so the past is set here.
+      const dueAt = async (offset: string) => {
+        const jobId = await enqueue(pool, 'timed', { offset }, { schema: timed });
+        await pool.query(`UPDATE "${timed}".job SET process_at = now() + $2::interval WHERE job_id = $1`, [jobId, offset]);
+        return jobId;
+      };
+      const dueTwoHoursAgo = await dueAt('-2 hours');
+      const dueTenMinutesAgo = await dueAt('-10 minutes');
+      const dueNow = await dueAt('0 seconds');
+      const inAnHour = await dueAt('1 hour');
+      const inTwoDays = await dueAt('2 days');
+      const ids = async (...args: string[]) => {
+        const result = await run(['jobs', 'list', '--schema', timed, '--json', ...args]);
+        assert.equal(result.code, 0, result.stderr);
+        return (JSON.parse(result.stdout) as { jobs: { id: string }[] }).jobs.map((job) => job.id);
+      };
+      assert.deepEqual(await ids('--state', 'waiting'), [dueTwoHoursAgo, dueTenMinutesAgo, dueNow]);
+      assert.deepEqual(await ids('--state', 'waiting', '--since', '1h'), [dueTenMinutesAgo, dueNow]);
+      assert.deepEqual(await ids('--state', 'waiting', '--since', '3h'), [dueTwoHoursAgo, dueTenMinutesAgo, dueNow]);
+      assert.deepEqual(await ids('--state', 'waiting', '--until', '1h'), [dueTwoHoursAgo]);
+      assert.deepEqual(await ids('--state', 'waiting', '--until', '5m'), [dueTwoHoursAgo, dueTenMinutesAgo]);
+      assert.deepEqual(await ids('--state', 'waiting', '--since', '1h', '--until', '5m'), [dueTenMinutesAgo]);
+      assert.deepEqual(await ids('--state', 'waiting', '--since', '3h', '--until', '1h'), [dueTwoHoursAgo]);
+      // A scheduled job is due later than any time ago: --since keeps it, --until leaves it out.
+      assert.deepEqual(await ids('--state', 'scheduled'), [inAnHour, inTwoDays]);
+      assert.deepEqual(await ids('--state', 'scheduled', '--since', '1m'), [inAnHour, inTwoDays]);
+      assert.deepEqual(await ids('--state', 'scheduled', '--until', '1m'), []);
+      assert.deepEqual(await ids('--state', 'scheduled', '--since', '1d', '--until', '1m'), []);
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${timed}" CASCADE`);
+    }
   });
 
   it('jobs show prints the payload, attempts, priority, unique key and the last error with its stack', async () => {
@@ -201,6 +251,21 @@ describe('the CLI command line', () => {
     assert.match(list.stdout, /^Usage: proletarian jobs list/);
     assert.match(list.stdout, /--state <state>/);
     assert.equal((await run(['help', 'stats'])).stdout, (await run(['stats', '--help'])).stdout);
+  });
+
+  it('only the help of stats, which takes --watch, mentions it; the other read commands refuse it', async () => {
+    const stats = await run(['stats', '--help']);
+    assert.match(stats.stdout, /--watch/);
+    assert.match(stats.stdout, /--json +Print JSON \(one document; with --watch, one\n +line per refresh\)/);
+    for (const command of [['jobs', 'list'], ['jobs', 'show'], ['schedules']]) {
+      const help = await run([...command, '--help']);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /--json +Print JSON \(one document\)$/m, command.join(' '));
+      assert.doesNotMatch(help.stdout, /watch/, command.join(' '));
+      const watched = await run([...command, '--watch']);
+      assert.equal(watched.code, 1, command.join(' '));
+      assert.match(watched.stderr, new RegExp(`^proletarian: ${command.join(' ')}: unknown option --watch`));
+    }
   });
 
   it('a mistyped or misplaced flag is named, with the nearest one and a pointer to --help', async () => {

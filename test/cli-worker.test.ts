@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { randomInt } from 'node:crypto';
 import { enqueue } from 'proletarian';
 import { createTestDatabase, waitFor, type TestDatabase } from './helpers/database.js';
 
@@ -38,6 +39,12 @@ describe('proletarian worker', () => {
       `export const handlers = {
   greet: async (payload, ctx) => {
     await ctx.db.query('INSERT INTO "${db.schema}".done (job_id, note) VALUES ($1, $2)', [ctx.jobId, 'hello ' + payload.name]);
+  },
+  // Says it began, then waits for the advisory lock the test holds: it runs until the test lets it finish.
+  hold: async (payload, ctx) => {
+    ctx.log('holding');
+    await ctx.db.query('SELECT 1 AS locked FROM pg_advisory_xact_lock($1)', [payload.lock]);
+    await ctx.db.query('INSERT INTO "${db.schema}".done (job_id, note) VALUES ($1, $2)', [ctx.jobId, 'held']);
   },
 };
 `,
@@ -75,6 +82,38 @@ describe('proletarian worker', () => {
       assert.match(worker.output(), /worker-stopped/);
     });
   }
+
+  it('stops gracefully on SIGINT too: the job running at the signal finishes, then the worker exits 0', async () => {
+    const lock = randomInt(2 ** 40);
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 AS locked FROM pg_advisory_xact_lock($1)', [lock]);
+      const worker = start(['--handlers', `${dir}jobs.mjs`, '--schema', db.schema, '--queue', 'cli-sigint']);
+      try {
+        await waitFor(() => worker.output().includes('worker-started'), { what: 'the worker to start' });
+        const jobId = await enqueue(db.pool, 'hold', { lock }, { ...db.tables, queue: 'cli-sigint' });
+        await waitFor(() => worker.output().includes('job-log'), { what: 'the handler to begin' });
+        worker.kill('SIGINT');
+        await waitFor(() => worker.output().includes('worker-stopping'), { what: 'the worker to begin stopping' });
+        // Still running, and the worker waits for it.
+        assert.equal((await db.rows(`SELECT FROM "${db.schema}".archived_job WHERE job_id = $1`, [jobId])).length, 0);
+        assert.doesNotMatch(worker.output(), /worker-stopped/);
+        await holder.query('COMMIT'); // lets the handler go on
+        assert.equal(await worker.exited, 0, worker.output());
+        assert.equal(await note(jobId), 'held');
+        const archived = await db.rows<{ status: string }>(`SELECT status FROM "${db.schema}".archived_job WHERE job_id = $1`, [jobId]);
+        assert.deepEqual(archived, [{ status: 'success' }]);
+        assert.match(worker.output(), /worker-stopped/);
+        assert.doesNotMatch(worker.output(), /job-interrupted|job-abandoned/);
+      } finally {
+        worker.kill('SIGKILL'); // only if a failed assertion left it running
+      }
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+  });
 
   it('refuses a module without handlers, or no --handlers, and exits 1', async () => {
     const without = start(['--handlers', `${dir}nothing.mjs`, '--schema', db.schema]);

@@ -459,6 +459,57 @@ describe('the proletarian CLI', () => {
     }
   });
 
+  /** Adds `count` jobs archived as failure, finished a minute apart (so that batches split between them); their ids. */
+  const addFailed = async (schema: string, count: number) =>
+    (
+      await pool.query<{ job_id: string }>(
+        `INSERT INTO "${schema}".archived_job (job_id, queue, job_type, payload, attempts, enqueued_at, process_at, status, finished_at)
+         SELECT gen_random_uuid(), 'default', 'email', '{}', 1, now(), now(), 'failure', now() - n * interval '1 minute'
+         FROM generate_series(1, $1::int) AS n
+         RETURNING job_id`,
+        [count],
+      )
+    ).rows.map((row) => row.job_id);
+  const queuedCount = async (schema: string) =>
+    (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".job`)).rows[0]!.n;
+
+  it('retry --failed reports its progress on stderr, a plain line per batch when stderr is not a terminal', async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    await addFailed(schema, 5);
+    const result = await run(['retry', '--failed', '--batch-size', '2', '--schema', schema]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'retried 5 jobs archived as failure\n');
+    assert.deepEqual(result.stderr.trimEnd().split('\n'), [
+      'retried 2/5 [############..................] 40%',
+      'retried 4/5 [########################......] 80%',
+      'retried 5/5 [##############################] 100%',
+    ]);
+    assert.equal(await queuedCount(schema), 5);
+    assert.equal(await archivedCount(schema), 0);
+
+    // Nothing to retry: no progress at all.
+    const none = await run(['retry', '--failed', '--schema', schema]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stdout, 'retried 0 jobs archived as failure\n');
+    assert.equal(none.stderr, '');
+  });
+
+  // A terminal of its own: the progress is one line, redrawn in place, as prune's.
+  it('retry --failed on a terminal redraws one progress line', { skip: hasScript ? false : 'script(1) is not installed' }, async () => {
+    const schema = freshSchema();
+    assert.equal((await run(['migrate', '--schema', schema])).code, 0);
+    await addFailed(schema, 3);
+    const env = { ...process.env, DATABASE_URL: databaseUrl() };
+    const { code, output } = await onTerminal([cli, 'retry', '--failed', '--batch-size', '2', '--schema', schema], env, () => null);
+    assert.equal(code, 0, output);
+    assert.match(
+      output,
+      /\r\x1b\[2Kretried 2\/3 \[#{20}\.{10}\] 66%\r\x1b\[2Kretried 3\/3 \[#{30}\] 100%\r?\nretried 3 jobs archived as failure\r?\n/,
+    );
+    assert.equal(await queuedCount(schema), 3);
+  });
+
   it('schema prints the SQL of schemaSql(), without touching a database', async () => {
     const result = await run(['schema'], envWithoutDatabase());
     assert.equal(result.code, 0, result.stderr);

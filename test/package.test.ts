@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -15,6 +16,7 @@ import { promisify } from 'node:util';
 const exec = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 interface PackedFile {
   path: string;
@@ -88,8 +90,9 @@ describe('the published package', () => {
 
   it('types resolve under node16/nodenext (from ESM) and bundler resolution (@arethetypeswrong/cli)', async () => {
     // Offline: the packed tarball, no DefinitelyTyped lookups. The esm-only
-    // profile: a require from CommonJS type-checks as an ESM import only
-    // (see the CommonJS test below), and node10 has no `exports`.
+    // profile, and CJSResolvesToESM left out: from CommonJS, an import is a
+    // require of an ES module, which TypeScript accepts under nodenext only
+    // (see the TypeScript CommonJS test below); node10 has no `exports`.
     const attw = path.join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
     const result = await exec(process.execPath, [attw, tarball, '--no-definitely-typed', '--profile', 'esm-only', '--format', 'json'], {
       cwd: workDir,
@@ -111,6 +114,69 @@ describe('the published package', () => {
         assert.match(resolutions?.[kind]?.resolution?.fileName ?? '', /\.d\.ts$/, `${entry} under ${kind}`);
       }
     }
+  });
+
+  /**
+   * A TypeScript project in `workDir/name` with the tarball installed, pg
+   * and @types/node linked, and @types/pg when `withPgTypes`; `files` are
+   * its sources. Resolves to tsc's report for `module` (empty: no errors).
+   */
+  async function typeCheck(
+    name: string,
+    options: { type: 'module' | 'commonjs'; module: string; withPgTypes: boolean },
+    files: Record<string, string>,
+  ): Promise<string> {
+    const project = path.join(workDir, name);
+    const modules = path.join(project, 'node_modules');
+    if (!fs.existsSync(modules)) {
+      fs.mkdirSync(path.join(modules, '@types'), { recursive: true });
+      await exec('tar', ['xzf', tarball, '-C', modules]);
+      fs.renameSync(path.join(modules, 'package'), path.join(modules, 'proletarian'));
+      for (const dependency of ['pg', 'croner', '@types/node', ...(options.withPgTypes ? ['@types/pg'] : [])]) {
+        fs.symlinkSync(path.join(root, 'node_modules', dependency), path.join(modules, dependency), 'dir');
+      }
+    }
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name, private: true, type: options.type }));
+    for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(project, file), text);
+    const args = [tsc, '--module', options.module, '--strict', '--noEmit', '--types', 'node', ...Object.keys(files)];
+    return exec(process.execPath, args, { cwd: project }).then(
+      () => '',
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+  }
+
+  // Every entry point, and the pg types the declarations carry (ctx.db's rows typed, not any).
+  const CONSUMER = `import { enqueue, type JobContext } from 'proletarian';
+import { runJobs } from 'proletarian/testing';
+import { createDashboard } from 'proletarian/dashboard';
+export const used = [enqueue, runJobs, createDashboard];
+export async function one(ctx: JobContext): Promise<number> {
+  const { rows } = await ctx.db.query<{ n: number }>('SELECT 1 AS n');
+  return rows[0]!.n;
+}
+// @ts-expect-error: a number is not a string, which only pg's types tell
+export const wrong = async (ctx: JobContext): Promise<string> => (await ctx.db.query<{ n: number }>('SELECT 1 AS n')).rows[0]!.n;
+`;
+
+  // TypeScript 5.8 is the first to accept a require of an ES module (nodenext); this runs the repository's own.
+  it('TypeScript in a CommonJS project: types resolve under module nodenext and node20, not node16 or node18 (TS1479)', async () => {
+    for (const module of ['nodenext', 'node20']) {
+      assert.equal(await typeCheck('ts-cjs-app', { type: 'commonjs', module, withPgTypes: true }, { 'index.ts': CONSUMER }), '', module);
+    }
+    for (const module of ['node16', 'node18']) {
+      const refused = await typeCheck('ts-cjs-app', { type: 'commonjs', module, withPgTypes: true }, { 'index.ts': CONSUMER });
+      for (const entry of ['proletarian', 'proletarian/testing', 'proletarian/dashboard']) {
+        assert.match(refused, new RegExp(`error TS1479: .*import\\("${entry}"\\)`), `${module} refuses ${entry}`);
+      }
+    }
+  });
+
+  it('TypeScript in an ES module project: types resolve under node16; without @types/pg, tsc reports TS7016', async () => {
+    assert.equal(await typeCheck('ts-esm-app', { type: 'module', module: 'node16', withPgTypes: true }, { 'index.ts': CONSUMER }), '');
+    const bare = await typeCheck('ts-esm-app-without-pg-types', { type: 'module', module: 'nodenext', withPgTypes: false }, {
+      'index.ts': 'export type { JobContext } from \'proletarian\';\n',
+    });
+    assert.match(bare, /node_modules\/proletarian\/dist\/types\.d\.ts\(\d+,\d+\): error TS7016: Could not find a declaration file for module 'pg'/);
   });
 
   it('a CommonJS project can require it (require of an ES module: Node 20.19+ and 22.12+)', async () => {

@@ -39,9 +39,9 @@ const HELP_OPTION: Readonly<Record<string, OptionSpec>> = {
   help: { type: 'boolean', short: 'h', help: 'Show this help' },
 };
 
-/** `--json`, for every command that reads. */
+/** `--json`, for every command that reads (`stats`, which also takes --watch, says more). */
 export const JSON_OPTION: Readonly<Record<string, OptionSpec>> = {
-  json: { type: 'boolean', help: 'Print JSON (one document; with --watch, one line per refresh)' },
+  json: { type: 'boolean', help: 'Print JSON (one document)' },
 };
 
 export type Values = Readonly<Record<string, string | boolean | undefined>>;

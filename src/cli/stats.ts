@@ -15,7 +15,7 @@ export const STATS: CommandSpec = {
     'one, whether the queue is paused) and archived (succeeded and failed in the last hour and the last day).',
   options: {
     watch: { type: 'boolean', short: 'w', help: 'Refresh every 2 seconds until Ctrl-C' },
-    ...JSON_OPTION,
+    json: { ...JSON_OPTION['json']!, help: 'Print JSON (one document; with --watch, one line per refresh)' },
   },
   connects: true,
 };

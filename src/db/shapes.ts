@@ -35,9 +35,13 @@ export interface PrismaDb {
 }
 
 /**
- * What `enqueue`, `enqueueMany`, `queueStats`, `prune` and `migrate` run on:
- * a `pg.Pool`, `pg.Client` or `pg.PoolClient`, or the instance or transaction
- * of Kysely, Drizzle, knex, postgres.js or Prisma. Given a transaction, they
- * run on its connection, inside it.
+ * What every function that takes a `db` runs on — `migrate`, `enqueue`,
+ * `enqueueMany`, `queueStats`, `prune`, `cancelJob`, `cancelJobs`,
+ * `deleteJob`, `deleteJobs`, `runJobNow`, `retryJob`, `retryJobs`,
+ * `pauseQueue`, `resumeQueue` and `listSchedules`: a `pg.Pool`, `pg.Client`
+ * or `pg.PoolClient`, or the instance or transaction of Kysely, Drizzle,
+ * knex, postgres.js or Prisma. Given a transaction, they run on its
+ * connection, inside it. (`createWorker`, `createDashboard` and the helpers
+ * of `proletarian/testing` take pg's own objects only.)
  */
 export type DbClient = Queryable | KyselyDb | DrizzleDb | KnexDb | PostgresJsDb | PrismaDb;

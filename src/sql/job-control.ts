@@ -58,7 +58,10 @@ function statements(t: Tables): ControlStatements {
     `(${archived}.unique_key IS NULL OR NOT EXISTS (
        SELECT 1 FROM ${t.job} AS holder WHERE holder.queue = ${archived}.queue AND holder.unique_key = ${archived}.unique_key))`;
   // A job back from the archive is due at once, with its history (attempts,
-  // last_error); workers of its queue are woken at commit, as by enqueue.
+  // last_error); workers of its queue are woken at commit, as by enqueue,
+  // once per queue. One row of counts comes back, never pg_notify's void,
+  // which not every library can read (Prisma): these statements run on the
+  // app's own objects.
   const requeue = (moved: string) => `retried AS (
         INSERT INTO ${t.job} (${CARRIED}, process_at)
         SELECT ${CARRIED}, statement_timestamp() FROM ${moved}
@@ -67,7 +70,10 @@ function statements(t: Tables): ControlStatements {
         -- A request left over from an earlier run must not cancel the next one.
         DELETE FROM ${t.cancelRequests} WHERE job_id IN (SELECT job_id FROM retried)
       )
-      SELECT queue, count(*)::int AS retried, pg_notify('${notifyChannelFor(t)}', queue) FROM retried GROUP BY queue`;
+      SELECT count(*)::int AS retried,
+             (SELECT count(pg_notify('${notifyChannelFor(t)}', queue))::int
+              FROM (SELECT DISTINCT queue FROM retried) AS woken) AS notified
+      FROM retried`;
   cached = {
     // One statement, which never waits for a row lock: a job that no one
     // holds (waiting, scheduled, or under a lease that ran out) is archived
@@ -115,8 +121,8 @@ function statements(t: Tables): ControlStatements {
                WHEN EXISTS (SELECT 1 FROM ${t.archivedJob} AS a WHERE a.job_id = w.job_id) THEN 'finished'
                ELSE 'not-found'
              END AS result,
-             -- Evaluated once, for all of the requests.
-             (SELECT count(pg_notify('${cancelChannelFor(t)}', job_id::text)) FROM requested) AS notified
+             -- Evaluated once, for all of the requests; a count, not pg_notify's void (see requeue).
+             (SELECT count(pg_notify('${cancelChannelFor(t)}', job_id::text))::int FROM requested) AS notified
       FROM wanted AS w
       ORDER BY w.nth`,
     // Like cancel, never waits for a row lock: a job locked by a running
@@ -138,7 +144,7 @@ function statements(t: Tables): ControlStatements {
                WHEN EXISTS (SELECT 1 FROM ${t.archivedJob} WHERE job_id = $1) THEN 'finished'
                ELSE 'not-found'
              END AS result,
-             (SELECT pg_notify('${notifyChannelFor(t)}', queue) FROM moved) AS notified`,
+             (SELECT count(pg_notify('${notifyChannelFor(t)}', queue))::int FROM moved) AS notified`,
     retryOne: `WITH moved AS (
         DELETE FROM ${t.archivedJob} AS a WHERE job_id = $1 AND status IN (${retryable}) AND ${KEY_FREE('a')}
         RETURNING ${CARRIED}
@@ -184,7 +190,7 @@ export async function runJobRowNow(db: Queryable, t: Tables, jobId: string): Pro
 /** Puts an archived job that did not succeed back on its queue; false when there is no such job. */
 export async function retryArchivedJob(db: Queryable, t: Tables, jobId: string): Promise<boolean> {
   const { rows } = await db.query<{ retried: number }>(statements(t).retryOne, [jobId]);
-  return rows.length > 0;
+  return rows[0]!.retried > 0;
 }
 
 /** Which archived jobs {@link retryArchivedJobs} takes back. */
@@ -208,7 +214,7 @@ export async function retryArchivedJobs(db: Queryable, t: Tables, filter: Archiv
     filter.finishedBefore,
     filter.jobIds,
   ]);
-  return rows.reduce((sum, row) => sum + row.retried, 0);
+  return rows[0]!.retried;
 }
 
 /** The jobs among `jobIds` that someone asked to cancel (run by a worker before it completes them). */

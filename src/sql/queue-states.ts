@@ -25,11 +25,13 @@ export async function setQueuePaused(db: Queryable, t: Tables, queue: string, pa
     : `UPDATE ${t.queueStates} SET paused = false, changed_at = statement_timestamp()
        WHERE queue = $1 AND paused
        RETURNING queue`;
-  const result = await db.query(
-    `WITH changed AS (${changed}) SELECT pg_notify('${channel}', queue) FROM changed`,
+  // A count, not pg_notify's void, which not every library can read (Prisma);
+  // nor rowCount, which not every library reports alike.
+  const { rows } = await db.query<{ changed: number }>(
+    `WITH changed AS (${changed}) SELECT count(pg_notify('${channel}', queue))::int AS changed FROM changed`,
     [queue],
   );
-  return result.rowCount === 1;
+  return rows[0]!.changed === 1;
 }
 
 /** Whether `queue` is paused. */

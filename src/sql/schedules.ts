@@ -90,16 +90,44 @@ export async function advanceSchedule(client: pg.ClientBase, t: Tables, move: Sc
   return result.rowCount === 1;
 }
 
-/** Every schedule row, by name, with the database's time. */
+/**
+ * Every schedule row, by name, with the database's time. Run by
+ * `listSchedules` on the app's own objects, so times travel as epoch
+ * milliseconds (float8), which every library reads as a number: some return
+ * a timestamptz as text (Drizzle).
+ */
 export async function listScheduleRows(db: Queryable, t: Tables): Promise<{ now: Date; rows: ScheduleRowData[] }> {
-  const { rows } = await db.query<Partial<ScheduleRowData> & { now: Date }>(
-    `SELECT now.at AS now, s.name, s.cron, s.timezone, s.job_type, s.queue, s.enqueued_until, s.last_slot, s.defined_at
+  const ms = (time: string) => `floor(extract(epoch FROM ${time}) * 1000)::float8`;
+  const { rows } = await db.query<{
+    now: number;
+    name: string | null;
+    cron: string;
+    timezone: string;
+    job_type: string;
+    queue: string;
+    enqueued_until: number;
+    last_slot: number | null;
+    defined_at: number;
+  }>(
+    `SELECT ${ms('now.at')} AS now, s.name, s.cron, s.timezone, s.job_type, s.queue,
+            ${ms('s.enqueued_until')} AS enqueued_until, ${ms('s.last_slot')} AS last_slot, ${ms('s.defined_at')} AS defined_at
      FROM (SELECT statement_timestamp() AS at) AS now
      LEFT JOIN ${t.schedules} AS s ON true
      ORDER BY s.name`,
   );
-  return {
-    now: rows[0]!.now,
-    rows: rows.filter((row): row is ScheduleRowData & { now: Date } => row.name !== null && row.name !== undefined),
-  };
+  const listed: ScheduleRowData[] = [];
+  for (const row of rows) {
+    if (row.name === null || row.name === undefined) continue;
+    listed.push({
+      name: row.name,
+      cron: row.cron,
+      timezone: row.timezone,
+      job_type: row.job_type,
+      queue: row.queue,
+      enqueued_until: new Date(row.enqueued_until),
+      last_slot: row.last_slot === null ? null : new Date(row.last_slot),
+      defined_at: new Date(row.defined_at),
+    });
+  }
+  return { now: new Date(rows[0]!.now), rows: listed };
 }
