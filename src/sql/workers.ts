@@ -1,4 +1,5 @@
 import type { Tables } from '../tables.js';
+import { preparedName } from './jobs.js';
 import type { Queryable } from '../types.js';
 
 /** What a worker says of itself at each heartbeat. */
@@ -22,15 +23,18 @@ const FORGET_AFTER = "interval '1 hour'";
  * {@link removeWorker}, so a heartbeat never waits on another's lock.
  */
 export async function beat(db: Queryable, t: Tables, hb: Heartbeat): Promise<void> {
+  const text = `WITH forgotten AS (
+                  DELETE FROM ${t.workers} WHERE last_seen_at < now() - ${FORGET_AFTER} AND instance_id <> $1
+                )
+                INSERT INTO ${t.workers} (instance_id, worker_id, queue, host, pid, concurrency, jobs_done, running_jobs)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[])
+                ON CONFLICT (instance_id) DO UPDATE
+                  SET last_seen_at = now(), jobs_done = EXCLUDED.jobs_done, running_jobs = EXCLUDED.running_jobs`;
   await db.query({
-    name: `proletarian-heartbeat:${t.workers}`,
-    text: `WITH forgotten AS (
-             DELETE FROM ${t.workers} WHERE last_seen_at < now() - ${FORGET_AFTER} AND instance_id <> $1
-           )
-           INSERT INTO ${t.workers} (instance_id, worker_id, queue, host, pid, concurrency, jobs_done, running_jobs)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[])
-           ON CONFLICT (instance_id) DO UPDATE
-             SET last_seen_at = now(), jobs_done = EXCLUDED.jobs_done, running_jobs = EXCLUDED.running_jobs`,
+    // Named by a hash, like every prepared statement: a name made of the
+    // table's could pass PostgreSQL's 63 characters, which truncates it.
+    name: preparedName('heartbeat', text),
+    text,
     values: [hb.instanceId, hb.workerId, hb.queue, hb.host, hb.pid, hb.concurrency, hb.jobsDone, hb.runningJobs],
   });
 }
