@@ -78,6 +78,47 @@ describe('worker: batches', () => {
     }
   });
 
+  it('archives a job once even when its own handler moved its row (an update through ctx.db)', async () => {
+    // A batch deletes its jobs by where the claim found their rows; a row its
+    // handler updated stands elsewhere since, and is found by its id instead.
+    const queue = newQueue();
+    const total = 30;
+    const ids = await enqueueMany(
+      db.pool,
+      Array.from({ length: total }, (_, i) => ({ jobType: 'job', payload: i, queue })),
+      db.tables,
+    );
+    const runs = new Map<number, number>();
+    const worker = createWorker(db.pool, {
+      ...db.tables,
+      queue,
+      log: silentLogger,
+      batchSize: 10,
+      handlers: {
+        job: async (payload, ctx) => {
+          const i = payload as number;
+          runs.set(i, (runs.get(i) ?? 0) + 1);
+          if (i % 3 === 0) {
+            await ctx.db.query(`UPDATE "${db.schema}".job SET payload = payload WHERE job_id = $1`, [ctx.jobId]);
+          }
+        },
+      },
+    });
+    await worker.start();
+    try {
+      await waitFor(async () => runs.size === total && (await queuedCount(queue)) === 0, { what: 'every job to finish' });
+    } finally {
+      await worker.stop();
+    }
+    assert.ok([...runs.values()].every((n) => n === 1), `no job ran twice: ${JSON.stringify([...runs])}`);
+    const archived = await db.rows<{ job_id: string; status: string }>(
+      `SELECT job_id, status FROM "${db.schema}".archived_job WHERE queue = $1`,
+      [queue],
+    );
+    assert.deepEqual(archived.map((row) => row.job_id).sort(), [...ids].sort());
+    assert.ok(archived.every((row) => row.status === 'success'));
+  });
+
   it('gives handlers that query with callbacks, a query_timeout or several statements the same savepoint semantics', async () => {
     const queue = newQueue();
     const types = ['callback', 'timeout', 'statements'] as const;

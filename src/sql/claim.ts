@@ -49,6 +49,13 @@ export interface ClaimedJobRow extends JobRow {
    * not (false: the worker died). Null when there is no such claim.
    */
   aborted_claim_lost_connection: boolean | null;
+  /**
+   * Where the row stood when claimed (its ctid, as text): the completion
+   * deletes it by this address, a plan no statistics can change (see
+   * `completeJobsAndCommit`). The claim's lock keeps the row where it is,
+   * unless the batch's own transaction updates it.
+   */
+  row_id: string;
 }
 
 /** What one batch claim took. */
@@ -125,7 +132,7 @@ const BEGIN: SideStatement = { text: 'BEGIN' };
 export function batchClaimStatement(t: Tables, filter: TypeFilter, traced = false): pg.QueryArrayConfig {
   const locked = lockDueJobs(
     t,
-    `job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, priority, aborted_claim, xmax AS prior_locker${
+    `job_id, job_type, payload, attempts, abandoned_runs, enqueued_at, process_at, priority, aborted_claim, xmax AS prior_locker, ctid AS row_id${
       traced ? ', trace_context' : ''
     }`,
     filter,
@@ -135,7 +142,7 @@ export function batchClaimStatement(t: Tables, filter: TypeFilter, traced = fals
            ${ABORTED_LOCKER},
            CASE WHEN aborted_claim IS NOT NULL
                 THEN EXISTS (SELECT 1 FROM ${t.lostTransactions} WHERE xid = aborted_claim) END,
-           (SELECT pg_current_xact_id()::text)${traced ? ', trace_context::text' : ''}
+           (SELECT pg_current_xact_id()::text), row_id::text${traced ? ', trace_context::text' : ''}
     FROM (${locked}) AS claimed
     ORDER BY ${CLAIM_ORDER}`;
   return { name: preparedName('claim', text), text, rowMode: 'array' };
@@ -184,7 +191,7 @@ const ABORTED_LOCKER = `CASE WHEN prior_locker <> '0'::xid THEN (
 
 /** A claim's row, in the batch claim statement's column order. */
 type ClaimedTuple = [
-  string, string, string, number, number, number, number, number, string | null, boolean | null, string,
+  string, string, string, number, number, number, number, number, string | null, boolean | null, string, string,
   (string | null)?,
 ];
 
@@ -246,7 +253,8 @@ function claimedBatchOf(rows: readonly ClaimedTuple[], queue: string): ClaimedBa
       priority: r[7],
       aborted_locker: r[8],
       aborted_claim_lost_connection: r[9],
-      trace_context: r[11] ?? null,
+      row_id: r[11],
+      trace_context: r[12] ?? null,
     };
   }
   return { jobs: claimed, xid: rows[0]?.[10] ?? null };

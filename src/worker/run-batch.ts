@@ -3,7 +3,7 @@ import { JobTimeoutError, ProletarianError, toError } from '../errors.js';
 import type { EmitLog } from '../log.js';
 import { beginAndClaimJobs, type ClaimedJobRow, type ClaimPosition } from '../sql/claim.js';
 import { requestedCancels } from '../sql/job-control.js';
-import { completeJobs, completeJobsAndCommit, storedErrorOf, type Completion, type JobRow } from '../sql/jobs.js';
+import { completeJobs, completeJobsAndCommit, storedErrorOf, type ClaimedRows, type Completion, type JobRow } from '../sql/jobs.js';
 import type { JobInfo } from '../types.js';
 import { cancelRunningQuery } from './cancel-query.js';
 import { requireCommitted, withConnection } from './connection.js';
@@ -107,6 +107,8 @@ async function runBatch(
     watch = runtime.inFlight.watch();
     const abandoned = watch.abandoned.then((waitedMs): Abandoned => ({ abandonedAfter: waitedMs }));
     const results: DecidedJob[] = [];
+    // Where the claim found each decided job's row, in the order of `results`.
+    const rowIds: string[] = [];
     let soloNext = false;
     let savepoints = 0;
     const started = performance.now();
@@ -118,7 +120,10 @@ async function runBatch(
         // Not run in this batch. A job that may have crashed a worker runs
         // alone, next, so that if it is what kills workers, it takes no
         // other job down with it; 'run-alone' leaves it untouched until then.
-        if (verdict.kind !== 'run-alone') results.push(notRun(runtime, row, verdict));
+        if (verdict.kind !== 'run-alone') {
+          results.push(notRun(runtime, row, verdict));
+          rowIds.push(row.row_id);
+        }
         if (verdict.kind !== 'set-aside') soloNext = true;
         continue;
       }
@@ -137,9 +142,10 @@ async function runBatch(
       }
       if (result.usedDb) savepoints++;
       results.push(result);
+      rowIds.push(row.row_id);
     }
     const handlerMs = performance.now() - started;
-    const completed = await complete(runtime, client, results, slot, listening);
+    const completed = await complete(runtime, client, results, rowIds, slot, listening);
     claimXid = null;
     runtime.activity.jobsDone += completed.length;
     logOutcomes(emit, completed, slot);
@@ -166,31 +172,39 @@ async function runBatch(
  * `onFailedJob`, the hook runs for each job that failed for good between the
  * two, in the same transaction. Before that, jobs that may have been
  * cancelled unheard (see `mustLookForCancel`) are looked up; `listening` is
- * the listening connection the batch began with. Resolves to the outcomes
+ * the listening connection the batch began with; `rowIds`, where the claim
+ * found each decided job's row, in the same order. Resolves to the outcomes
  * carried out.
  */
 async function complete(
   runtime: WorkerRuntime,
   client: pg.PoolClient,
   decided: readonly DecidedJob[],
+  rowIds: readonly string[],
   slot: number,
   listening: number | null,
 ): Promise<readonly DecidedJob[]> {
   const { options } = runtime;
   const results = await withCancelsFound(runtime, client, decided, listening !== null && runtime.listening() === listening);
   const completions: Completion[] = [];
+  const claimed: ClaimedRows & { at: string[] } = { at: [], movable: false };
   const finalFailures: { job: JobInfo; outcome: Failure | SetAside | Discarded }[] = [];
-  for (const { job, outcome } of results) {
+  for (let i = 0; i < results.length; i++) {
+    const { job, outcome, usedDb } = results[i]!;
     const completion = completionOf(job, outcome);
-    if (completion) completions.push(completion);
+    if (completion) {
+      completions.push(completion);
+      claimed.at.push(rowIds[i]!);
+      if (usedDb) claimed.movable = true;
+    }
     if (failedForGood(outcome)) finalFailures.push({ job, outcome });
   }
   if (options.onFailedJob && finalFailures.length > 0) {
-    await completeJobs(client, options.tables, completions);
+    await completeJobs(client, options.tables, completions, claimed);
     for (const { job, outcome } of finalFailures) await runFailedJobHook(runtime, client, job, outcome.error, slot);
     requireCommitted((await client.query('COMMIT')).command);
   } else {
-    requireCommitted(await completeJobsAndCommit(client, options.tables, completions));
+    requireCommitted(await completeJobsAndCommit(client, options.tables, completions, claimed));
   }
   return results;
 }
