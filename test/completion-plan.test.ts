@@ -16,7 +16,7 @@ interface JobsModule {
   completeJobs(
     client: { query(config: pg.QueryConfig): Promise<unknown> },
     t: unknown,
-    completions: { jobId: string; status: 'success' }[],
+    completions: ({ jobId: string; status: 'success' } | { jobId: string; status: 'claim-died'; abortedClaim: string; crashes: number; delayMs: null })[],
     claimed?: { at: readonly string[]; movable: boolean },
   ): Promise<void>;
 }
@@ -54,10 +54,19 @@ after(async () => {
 });
 
 /** The completion statement for these jobs' success, as the worker would send it. */
-async function completionOf(rows: { job_id: string; row_id: string }[], movable = false): Promise<pg.QueryConfig> {
+async function completionOf(
+  rows: { job_id: string; row_id: string }[],
+  movable = false,
+  notRun = 0,
+): Promise<pg.QueryConfig> {
   let sent: pg.QueryConfig | undefined;
   const capture = { query: async (config: pg.QueryConfig) => void (sent = config) };
-  const completions = rows.map((row) => ({ jobId: row.job_id, status: 'success' as const }));
+  // The first `notRun` jobs were not run (their last claim died), the others succeeded.
+  const completions = rows.map((row, i) =>
+    i < notRun
+      ? { jobId: row.job_id, status: 'claim-died' as const, abortedClaim: '1', crashes: 0, delayMs: null }
+      : { jobId: row.job_id, status: 'success' as const },
+  );
   await jobs.completeJobs(capture, tables, completions, { at: rows.map((row) => row.row_id), movable });
   assert.ok(sent, 'a statement was sent');
   return sent;
@@ -95,6 +104,14 @@ for (const movable of [false, true]) {
     assert.deepEqual(ran, ['Tid Scan'], JSON.stringify(onJobs));
   });
 }
+
+it("carries out a batch of mixed outcomes by a TID scan too, reading no index of the job table", async () => {
+  const { nodes, archived } = await explained(await completionOf(await claimedRows(40), false, 5));
+  assert.equal(archived, 35);
+  const onJobs = nodes.filter((node) => node['Relation Name'] === 'job' && node['Node Type'] !== 'ModifyTable');
+  const ran = new Set(onJobs.filter((node) => (node['Actual Loops'] ?? 0) > 0).map((node) => node['Node Type']));
+  assert.deepEqual([...ran], ['Tid Scan'], JSON.stringify(onJobs));
+});
 
 it('finds by id the rows that moved since their claim, and archives each job once', async () => {
   const rows = await claimedRows(40);

@@ -96,6 +96,7 @@ interface JobStatements {
   insertUnique: Record<NewJob['onConflict'], pg.QueryConfig>;
   keyHolders: pg.QueryConfig;
   complete: pg.QueryConfig;
+  completeByRow: pg.QueryConfig;
   completeSuccesses: pg.QueryConfig;
   completeSuccessesByRow: pg.QueryConfig;
   completeSuccessesByRowOrId: pg.QueryConfig;
@@ -166,9 +167,15 @@ function statements(t: Tables, traced = false): JobStatements {
       `SELECT count(pg_notify('${notifyChannel}', ${notificationPayloadSql('queue', 'priority')}))::int AS notified
        FROM (SELECT queue, min(priority) AS priority FROM ${inserted}
              WHERE process_at <= statement_timestamp() GROUP BY queue) AS due`;
-    const complete = `WITH outcome AS (
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::jsonb[], $5::text[], $6::int[])
-          AS o (job_id, status, delay_ms, error, aborted_claim, crashes)
+    // Each job's row is found by its id, or ($7) by the address its claim
+    // found it at: a worker's batch whose handlers wrote nothing through
+    // ctx.db (see completeSuccessesByRow for why an address, and why the
+    // handlers' writes matter).
+    const completeBy = (byRow: boolean) => {
+      const sameRow = byRow ? 'j.ctid = o.row_id' : 'j.job_id = o.job_id';
+      return `WITH outcome AS (
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::jsonb[], $5::text[], $6::int[]${byRow ? ', $7::tid[]' : ''})
+          AS o (job_id, status, delay_ms, error, aborted_claim, crashes${byRow ? ', row_id' : ''})
       ), retried AS (
         -- The delay counts from the failure, hence clock_timestamp(), not the
         -- transaction's start.
@@ -179,14 +186,14 @@ function statements(t: Tables, traced = false): JobStatements {
             last_error = o.error,
             aborted_claim = NULL
         FROM outcome AS o
-        WHERE o.status = 'retry' AND j.job_id = o.job_id
+        WHERE o.status = 'retry' AND ${sameRow}
         RETURNING j.job_id
       ), snoozed AS (
         UPDATE ${t.job} AS j
         SET process_at = clock_timestamp() + o.delay_ms * interval '1 millisecond',
             aborted_claim = NULL
         FROM outcome AS o
-        WHERE o.status = 'snooze' AND j.job_id = o.job_id
+        WHERE o.status = 'snooze' AND ${sameRow}
         RETURNING j.job_id
       ), withdrawn AS (
         -- A cancelled job's requests are answered.
@@ -200,17 +207,18 @@ function statements(t: Tables, traced = false): JobStatements {
             aborted_claim = o.aborted_claim::xid8,
             process_at = COALESCE(clock_timestamp() + o.delay_ms * interval '1 millisecond', j.process_at)
         FROM outcome AS o
-        WHERE o.status = 'claim-died' AND j.job_id = o.job_id
+        WHERE o.status = 'claim-died' AND ${sameRow}
         RETURNING j.job_id
       ), finished AS (
         DELETE FROM ${t.job} AS j
         USING outcome AS o
-        WHERE o.status IN (${ARCHIVE_STATUSES_SQL}) AND j.job_id = o.job_id
+        WHERE o.status IN (${ARCHIVE_STATUSES_SQL}) AND ${sameRow}
         RETURNING j.*, o.status AS final_status, o.error AS final_error
       )
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
       SELECT ${archivedValues('final_status', 'final_error')}
       FROM finished`;
+    };
     // The common case, a batch that all succeeded, needs no per-job data but ids.
     const completeSuccesses = `WITH finished AS (DELETE FROM ${t.job} WHERE job_id = ANY($1::uuid[]) RETURNING *)
       INSERT INTO ${t.archivedJob} (${ARCHIVED_COLUMNS})
@@ -311,7 +319,8 @@ function statements(t: Tables, traced = false): JobStatements {
       // Successes, final failures and retries of a whole batch in one round
       // trip: archive-and-delete leaves no moment in which a job is in both
       // tables or in neither.
-      complete: prepared('complete', complete),
+      complete: prepared('complete', completeBy(false)),
+      completeByRow: prepared('complete_by_row', completeBy(true)),
     };
     cache.set(t, cached);
   }
@@ -488,7 +497,10 @@ function completionStatement(t: Tables, completions: readonly Completion[], clai
     abortedClaims.push(completion.status === 'claim-died' ? completion.abortedClaim : null);
     crashes.push(completion.status === 'claim-died' ? completion.crashes : 0);
   }
-  return { ...statements(t).complete, values: [ids, statuses, delays, errors, abortedClaims, crashes] };
+  const values = [ids, statuses, delays, errors, abortedClaims, crashes];
+  return claimed && !claimed.movable
+    ? { ...statements(t).completeByRow, values: [...values, claimed.at] }
+    : { ...statements(t).complete, values };
 }
 
 /**
