@@ -51,9 +51,9 @@ export interface ClaimedJobRow extends JobRow {
   aborted_claim_lost_connection: boolean | null;
   /**
    * Where the row stood when claimed (its ctid, as text): the completion
-   * deletes it by this address, a plan no statistics can change (see
-   * `completeJobsAndCommit`). The claim's lock keeps the row where it is,
-   * unless the batch's own transaction updates it.
+   * finds it by this address, a plan no statistics can change (see
+   * `completeSuccessesByRow` in src/sql/jobs.ts). The claim's lock keeps the
+   * row where it is, unless the batch's own transaction updates it.
    */
   row_id: string;
 }
