@@ -1,5 +1,6 @@
 import type { ArchiveStatus } from '../archive-status.js';
 import type { Tables } from '../tables.js';
+import { EPOCH_MS } from './epoch-ms.js';
 import type { Queryable } from '../types.js';
 
 // SQL of retention: deleting archived jobs that finished before a cutoff, a
@@ -20,10 +21,6 @@ const statementCache = new WeakMap<Tables, RetentionStatements>();
 // Before the first batch it is null, not '-infinity', which not every driver
 // takes for a timestamp (postgres.js).
 const OLD_ROWS = `finished_at >= COALESCE($1::timestamptz, '-infinity') AND finished_at < $2::timestamptz AND status = ANY($3::text[])`;
-
-// Times travel as whole epoch milliseconds, rounded down: exact in a float8, a
-// safe (never later) bound, and immune to an app's own timestamptz type parser.
-const EPOCH_MS = (time: string) => `floor(extract(epoch FROM ${time}) * 1000)::float8`;
 
 function statements(t: Tables): RetentionStatements {
   let cached = statementCache.get(t);

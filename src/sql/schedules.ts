@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Tables } from '../tables.js';
+import { EPOCH_MS } from './epoch-ms.js';
 import type { Queryable } from '../types.js';
 
 // SQL of recurring schedules: the rows a round reads, the compare-and-set
@@ -93,11 +94,9 @@ export async function advanceSchedule(client: pg.ClientBase, t: Tables, move: Sc
 /**
  * Every schedule row, by name, with the database's time. Run by
  * `listSchedules` on the app's own objects, so times travel as epoch
- * milliseconds (float8), which every library reads as a number: some return
- * a timestamptz as text (Drizzle).
+ * milliseconds (see EPOCH_MS).
  */
 export async function listScheduleRows(db: Queryable, t: Tables): Promise<{ now: Date; rows: ScheduleRowData[] }> {
-  const ms = (time: string) => `floor(extract(epoch FROM ${time}) * 1000)::float8`;
   const { rows } = await db.query<{
     now: number;
     name: string | null;
@@ -109,8 +108,8 @@ export async function listScheduleRows(db: Queryable, t: Tables): Promise<{ now:
     last_slot: number | null;
     defined_at: number;
   }>(
-    `SELECT ${ms('now.at')} AS now, s.name, s.cron, s.timezone, s.job_type, s.queue,
-            ${ms('s.enqueued_until')} AS enqueued_until, ${ms('s.last_slot')} AS last_slot, ${ms('s.defined_at')} AS defined_at
+    `SELECT ${EPOCH_MS('now.at')} AS now, s.name, s.cron, s.timezone, s.job_type, s.queue,
+            ${EPOCH_MS('s.enqueued_until')} AS enqueued_until, ${EPOCH_MS('s.last_slot')} AS last_slot, ${EPOCH_MS('s.defined_at')} AS defined_at
      FROM (SELECT statement_timestamp() AS at) AS now
      LEFT JOIN ${t.schedules} AS s ON true
      ORDER BY s.name`,
